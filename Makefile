@@ -1,0 +1,29 @@
+# Two entry points: `make demo` renders cosine.png, `make test` runs lint + the test suite.
+# Both create .venv (Python 3.11, CPU torch) on first use.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+
+.PHONY: demo test gallery bench clean
+
+$(VENV)/.installed: pyproject.toml constraints-cpu.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints-cpu.txt -e ".[dev]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/lrplot cosine --T_max 150
+
+test: $(VENV)/.installed
+	$(VENV)/bin/ruff check lrplot tests benchmarks
+	$(PY) -m pytest
+
+gallery: $(VENV)/.installed
+	$(VENV)/bin/lrplot gallery configs/gallery.yaml --out gallery
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/bench_cli.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

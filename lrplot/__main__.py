@@ -1,0 +1,5 @@
+"""Run the command line: ``python -m lrplot``."""
+
+from lrplot.cli import main
+
+main()

@@ -1,0 +1,546 @@
+"""Pitfall checks: judge a resolved spec against its simulated schedule (DESIGN §6).
+
+Each check is a small function registered under a short, stable code; ``CHECKS`` maps
+every code to a one-line explanation (for the docs and ``lrplot check --help``).
+Lengths are counted in *scheduler steps*: epochs when the scheduler steps once per
+epoch, optimizer steps when it steps every iteration.
+
+Example:
+    >>> from lrplot.engine import simulate
+    >>> from lrplot.spec import parse_spec
+    >>> spec = parse_spec("cosine:T_max=20", epochs=150).resolved()
+    >>> [d.code for d in diagnose(spec, simulate(spec))]
+    ['cosine-short-tmax']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from lrplot.schedule import Schedule
+from lrplot.spec import ScheduleSpec
+
+__all__ = ["CHECKS", "Diagnostic", "diagnose"]
+
+Level = Literal["warning", "info"]
+#: the module of the built-in schedulers; plug-ins are judged only by their curve.
+_TORCH = "torch.optim.lr_scheduler"
+#: a horizon at least this many times the run counts as "far larger" than the run.
+_FAR = 2
+#: ``lr-near-zero-long``: share of the run, and share of the peak lr, that count.
+_NEAR_ZERO_SHARE = 0.3
+_NEAR_ZERO_LEVEL = 0.01
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One finding: a stable code, a level, a one-line message and a concrete fix.
+
+    Example:
+        >>> Diagnostic("lr-ends-at-start", "warning", "the lr ends where it started", None).code
+        'lr-ends-at-start'
+    """
+
+    code: str
+    level: Level
+    message: str
+    fix: str | None = None
+
+
+@dataclass(frozen=True)
+class _Run:
+    """The run length in the units that the checks need."""
+
+    epochs: int
+    steps_per_epoch: int
+    per_epoch: bool
+    warmup: int
+
+    @property
+    def n(self) -> int:
+        """Return the scheduler steps of the whole run."""
+        return self.epochs if self.per_epoch else self.epochs * self.steps_per_epoch
+
+    @property
+    def main(self) -> int:
+        """Return the scheduler steps left to the main scheduler after ``--warmup``."""
+        return max(0, self.n - self.warmup)
+
+    @property
+    def unit(self) -> int:
+        """Return the optimizer steps per scheduler step (schedule rows per step)."""
+        return self.steps_per_epoch if self.per_epoch else 1
+
+    def length(self, count: int, sep: str = " ") -> str:
+        """Return ``count`` with the run's unit: ``150 epochs``, ``3000 steps``, ``5-epoch``."""
+        word = "epoch" if self.per_epoch else "step"
+        return f"{count}{sep}{word}{'' if count == 1 or sep != ' ' else 's'}"
+
+    def epochs_for(self, sched_steps: int) -> int:
+        """Return the ``--epochs`` that gives at least ``sched_steps`` scheduler steps."""
+        return sched_steps if self.per_epoch else math.ceil(sched_steps / self.steps_per_epoch)
+
+
+Check = Callable[[ScheduleSpec, Schedule, _Run], Iterator[Diagnostic]]
+_REGISTRY: dict[str, tuple[str, Check]] = {}
+
+
+def _check(code: str, explanation: str) -> Callable[[Check], Check]:
+    """Register a check function under ``code`` with a one-line explanation."""
+
+    def register(func: Check) -> Check:
+        _REGISTRY[code] = (explanation, func)
+        return func
+
+    return register
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _cls(spec: ScheduleSpec) -> str:
+    """Return the torch class name of a built-in scheduler, or "" for a plug-in."""
+    info = spec.info
+    return info.cls if info.module == _TORCH else ""
+
+
+def _subs(spec: ScheduleSpec) -> list[ScheduleSpec]:
+    """Return the nested schedulers of a SequentialLR / ChainedScheduler (else [])."""
+    subs = spec.kwargs.get("schedulers") or []
+    return [s for s in subs if isinstance(s, ScheduleSpec)]
+
+
+def _int(value: Any) -> int | None:
+    """Return ``value`` as an int when it is an integral number, else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return int(value) if float(value).is_integer() else None
+
+
+def _ints(value: Any) -> list[int]:
+    """Return the integral numbers of a list (or of a single value)."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return [i for i in (_int(v) for v in items) if i is not None]
+
+
+def _pct(fraction: float) -> str:
+    """Return a fraction as a short percentage, e.g. ``5%`` or ``0.5%``."""
+    return f"{100 * fraction:.2g}%" if fraction < 0.1 else f"{100 * fraction:.0f}%"
+
+
+def _num(value: float) -> str:
+    """Return a number in its short form (``0.1``, ``1e-05``)."""
+    return f"{value:.6g}"
+
+
+def _times(count: int) -> str:
+    """Return ``once``, ``twice`` or ``N times``."""
+    return {1: "once", 2: "twice"}.get(count, f"{count} times")
+
+
+def _upturns(lr: np.ndarray) -> int:
+    """Return how many times a curve turns from falling to rising (flat steps ignored).
+
+    Example:
+        >>> _upturns(np.array([3.0, 2.0, 2.0, 1.0, 2.0, 3.0, 1.0, 1.0, 2.0]))
+        2
+    """
+    if lr.size < 3:
+        return 0
+    diff = np.diff(lr)
+    tol = 1e-9 * float(np.max(np.abs(lr)))
+    signs = np.sign(diff[np.abs(diff) > tol])
+    return int(np.count_nonzero((signs[:-1] < 0) & (signs[1:] > 0)))
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _last_cosine(spec: ScheduleSpec, run: _Run) -> tuple[ScheduleSpec, int, str] | None:
+    """Return the cosine that ends the run, its first scheduler step and what precedes it."""
+    if _cls(spec) == "CosineAnnealingLR":
+        return spec, run.warmup, f"the {run.length(run.warmup, '-')} warmup" if run.warmup else ""
+    subs, milestones = _subs(spec), _ints(spec.kwargs.get("milestones"))
+    if (
+        _cls(spec) == "SequentialLR" and len(subs) >= 2 and milestones
+        and _cls(subs[-1]) == "CosineAnnealingLR"
+    ):
+        start = run.warmup + milestones[-1]
+        return subs[-1], start, f"its SequentialLR milestone at {milestones[-1]}"
+    return None
+
+
+@_check(
+    "cosine-short-tmax",
+    "CosineAnnealingLR with T_max shorter than the run: after T_max the lr climbs back up.",
+)
+def _cosine_short_tmax(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Iterator[Diagnostic]:
+    """Yield a warning when the cosine's T_max ends before the run and the lr climbs back."""
+    found = _last_cosine(spec, run)
+    if found is None:
+        return
+    cosine, start, before = found
+    t_max = _int(cosine.kwargs.get("T_max"))
+    steps = run.n - start
+    if t_max is None or steps <= 0 or t_max >= steps:
+        return
+    segment = schedule.lr[start * run.unit:]
+    climbs = max((_upturns(segment[:, g]) for g in range(schedule.groups)), default=0)
+    if not climbs:
+        return
+    if before:
+        where = f"the cosine runs {run.length(steps)} after {before}"
+    else:
+        where = f"the run is {run.length(steps)}"
+    yield Diagnostic(
+        "cosine-short-tmax", "warning",
+        f"T_max={t_max} but {where}: the lr climbs back up {_times(climbs)}",
+        f"for a single decay over the run use {_flag(spec, cosine, 'T_max', [steps])}",
+    )
+
+
+def _horizons(spec: ScheduleSpec) -> Iterator[tuple[ScheduleSpec, str, list[int], str]]:
+    """Yield (owner, kwarg, values, kind) for each horizon kwarg, nested schedulers included.
+
+    ``kind`` is ``decay`` (the schedule ends there), ``cycle`` (a period), ``interval``
+    (StepLR's step_size) or ``milestones`` (MultiStepLR's decay points).
+    """
+    cls, kw = _cls(spec), spec.kwargs
+    if cls == "CosineAnnealingLR":
+        yield spec, "T_max", _ints(kw.get("T_max")), "decay"
+    elif cls == "PolynomialLR":
+        yield spec, "total_iters", _ints(kw.get("total_iters", 5)), "decay"
+    elif cls == "LinearLR" and kw.get("end_factor", 1.0) < kw.get("start_factor", 1 / 3):
+        yield spec, "total_iters", _ints(kw.get("total_iters", 5)), "decay"  # a decay, not a warmup
+    elif cls == "OneCycleLR" and kw.get("total_steps"):
+        yield spec, "total_steps", _ints(kw["total_steps"]), "decay"
+    elif cls == "CosineAnnealingWarmRestarts":
+        yield spec, "T_0", _ints(kw.get("T_0")), "cycle"
+    elif cls == "CyclicLR":
+        yield spec, "step_size_up", _ints(kw.get("step_size_up", 2000)), "cycle"
+    elif cls == "StepLR":
+        yield spec, "step_size", _ints(kw.get("step_size")), "interval"
+    elif cls == "MultiStepLR":
+        yield spec, "milestones", sorted(set(_ints(kw.get("milestones")))), "milestones"
+    for sub in _subs(spec):
+        yield from _horizons(sub)
+
+
+def _flag(top: ScheduleSpec, owner: ScheduleSpec, key: str, values: Sequence[int]) -> str:
+    """Return how to set a kwarg: ``--key v`` at the top level, else ``key=v`` in a SPEC."""
+    text = ",".join(str(v) for v in values)
+    if owner is top:
+        return f"--{key} {text}"
+    return f"{key}={text} in the {owner.scheduler} SPEC"
+
+
+@_check(
+    "horizon-unit-mismatch",
+    "Horizon kwargs counted in epochs while stepping per iteration (or in optimizer steps "
+    "while stepping per epoch): the schedule ends far too early (or is barely used).",
+)
+def _horizon_unit_mismatch(
+    spec: ScheduleSpec, schedule: Schedule, run: _Run
+) -> Iterator[Diagnostic]:
+    """Yield a warning for each horizon that looks counted in the other step unit."""
+    epochs, spe, total = run.epochs, run.steps_per_epoch, run.epochs * run.steps_per_epoch
+    for owner, key, values, kind in _horizons(spec):
+        if not values or min(values) <= 0:
+            continue
+        h = max(values)
+        shown = ",".join(str(v) for v in values)
+        if not run.per_epoch and spe > 1 and h <= epochs and (kind != "cycle" or h < spe):
+            scaled = _flag(spec, owner, key, [v * spe for v in values])
+            fix = f"use --step-per epoch, or {scaled} to keep stepping per iteration"
+            head = (
+                f"{key}={shown} looks like epochs but the scheduler steps every iteration "
+                f"({spe} per epoch, {total} in the run)"
+            )
+            if kind == "decay":
+                tail = f"the schedule ends after {h} steps, {_pct(h / total)} of the run"
+            elif kind == "cycle":
+                tail = f"a cycle lasts {h} steps, less than one epoch"
+            elif kind == "interval":
+                tail = f"the lr decays every {h} steps, {total // h} times"
+            else:
+                tail = f"every decay happens in the first {h} steps, {_pct(h / total)} of the run"
+            yield Diagnostic("horizon-unit-mismatch", "warning", f"{head}: {tail}", fix)
+        elif run.per_epoch and run.main > 0 and h >= _FAR * run.main:
+            batches = spe > 1 and h * 2 >= total
+            if kind in ("interval", "milestones") and not batches:
+                continue  # a milestone past the run: milestones-beyond-run says it
+            if batches:
+                fix = (
+                    f"use --step-per iter ({key}={shown} matches the run's {total} "
+                    "optimizer steps)"
+                )
+            else:
+                target = run.main // 2 if key == "step_size_up" else run.main
+                one = "cycle" if kind == "cycle" else "decay"
+                fix = f"for one {one} over the run use {_flag(spec, owner, key, [max(1, target)])}"
+            yield Diagnostic(
+                "horizon-unit-mismatch", "warning",
+                f"{key}={shown} but the scheduler steps once per epoch and the run has "
+                f"{run.length(run.main)}: only {_pct(run.main / h)} of the schedule is used",
+                fix,
+            )
+
+
+@_check(
+    "onecycle-stopped",
+    "The scheduler ran out of steps before the run ended (OneCycleLR past total_steps): "
+    "training would crash there.",
+)
+def _onecycle_stopped(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Iterator[Diagnostic]:
+    """Yield a warning when the simulation stopped before the planned run ended."""
+    if not schedule.stopped:
+        return
+    cls = _cls(spec) or spec.info.cls
+    fix = None
+    if cls == "OneCycleLR":
+        fix = (
+            f"use --total_steps {run.main} (the run's scheduler steps), or drop --total_steps "
+            "to derive it from --epochs and --steps-per-epoch"
+        )
+    yield Diagnostic(
+        "onecycle-stopped", "warning",
+        f"{cls} ran out of steps at step {schedule.n} of {schedule.planned_steps}; "
+        "training would crash there",
+        fix,
+    )
+
+
+@_check(
+    "milestones-beyond-run",
+    "MultiStepLR/SequentialLR milestones or a StepLR step_size at or past the end of the "
+    "run: those decays never happen.",
+)
+def _milestones_beyond_run(
+    spec: ScheduleSpec, schedule: Schedule, run: _Run
+) -> Iterator[Diagnostic]:
+    """Yield a warning for milestones and step sizes the run never reaches."""
+    cls, main = _cls(spec), run.main
+    if main <= 0:
+        return
+    if cls == "MultiStepLR":
+        milestones = sorted(set(_ints(spec.kwargs.get("milestones"))))
+        beyond = [m for m in milestones if m >= main]
+        if beyond:
+            shown = ",".join(map(str, beyond))
+            one = len(beyond) == 1
+            if len(beyond) == len(milestones):
+                what = "the lr never decays"
+            else:
+                what = "that decay never happens" if one else "those decays never happen"
+            label = "milestone" if one else "milestones"
+            yield Diagnostic(
+                "milestones-beyond-run", "warning",
+                f"{label} {shown} at or past the end of the run ({run.length(main)}): {what}",
+                f"use milestones below {main}, or --epochs "
+                f"{run.epochs_for(run.warmup + beyond[-1] + 1)} to reach them",
+            )
+    elif cls == "StepLR":
+        size = _int(spec.kwargs.get("step_size"))
+        if size is not None and size >= main:
+            fix = f"--epochs {run.epochs_for(run.warmup + size + 1)} to reach it"
+            if main >= 4:
+                fix = f"--step_size {main // 3} for 3 decays, or " + fix
+            yield Diagnostic(
+                "milestones-beyond-run", "warning",
+                f"step_size={size} but the run is {run.length(main)}: StepLR never decays",
+                "use " + fix,
+            )
+    elif cls == "SequentialLR":
+        subs, milestones = _subs(spec), _ints(spec.kwargs.get("milestones"))
+        if not milestones or milestones[0] >= main:
+            return  # a first phase longer than the run: warmup-longer-than-run says it
+        late = [(i, m) for i, m in enumerate(milestones) if i > 0 and m >= main]
+        for i, m in late:
+            phase = subs[i + 1].scheduler if i + 1 < len(subs) else f"phase {i + 2}"
+            yield Diagnostic(
+                "milestones-beyond-run", "warning",
+                f"SequentialLR milestone {m} is at or past the end of the run "
+                f"({run.length(main)}): the {phase} phase never starts",
+                f"use a milestone below {main}, or --epochs {run.epochs_for(run.warmup + m + 1)}",
+            )
+
+
+def _warmup_subs(spec: ScheduleSpec) -> Iterator[ScheduleSpec]:
+    """Yield the LinearLR/ConstantLR schedulers that run from the start of ``spec``."""
+    if _cls(spec) in ("LinearLR", "ConstantLR"):
+        yield spec
+    elif _cls(spec) == "ChainedScheduler":
+        for sub in _subs(spec):
+            yield from _warmup_subs(sub)
+
+
+@_check(
+    "warmup-longer-than-run",
+    "A warmup (--warmup, LinearLR/ConstantLR total_iters, a first SequentialLR phase) at "
+    "least as long as the run: the main schedule never starts.",
+)
+def _warmup_longer_than_run(
+    spec: ScheduleSpec, schedule: Schedule, run: _Run
+) -> Iterator[Diagnostic]:
+    """Yield a warning when a warmup phase covers the whole run."""
+    short = max(1, run.n // 20)
+    if run.warmup and run.warmup >= run.n:
+        yield Diagnostic(
+            "warmup-longer-than-run", "warning",
+            f"--warmup {run.warmup} is at least the run's {run.length(run.n)}: the "
+            f"{spec.scheduler} schedule never starts",
+            f"use --warmup {short} ({_pct(short / run.n)} of the run), or --epochs "
+            f"{run.epochs_for(run.warmup + 1)} or more",
+        )
+        return
+    main = run.main
+    for sub in _warmup_subs(spec):
+        cls, kw = _cls(sub), sub.kwargs
+        total_iters = _int(kw.get("total_iters", 5))
+        if total_iters is None or total_iters < main:
+            continue
+        if cls == "LinearLR":
+            start, end = kw.get("start_factor", 1 / 3), kw.get("end_factor", 1.0)
+            if end <= start:
+                continue  # a decay: horizon-unit-mismatch judges it
+            effect = f"the lr never reaches end_factor={_num(end)} × lr"
+        else:
+            effect = f"the lr stays at factor={_num(kw.get('factor', 1 / 3))} × lr the whole run"
+        short = max(1, main // 20)
+        fix = f"use {_flag(spec, sub, 'total_iters', [short])} ({_pct(short / main)} of the run)"
+        yield Diagnostic(
+            "warmup-longer-than-run", "warning",
+            f"{cls} total_iters={total_iters} is at least the run's {run.length(main)}: {effect}",
+            fix,
+        )
+    subs, milestones = _subs(spec), _ints(spec.kwargs.get("milestones"))
+    if _cls(spec) == "SequentialLR" and milestones and milestones[0] >= main and len(subs) >= 2:
+        yield Diagnostic(
+            "warmup-longer-than-run", "warning",
+            f"SequentialLR switches to {subs[1].scheduler} at {milestones[0]} but the run is "
+            f"{run.length(main)}: the main schedule never starts",
+            f"use a first milestone below {main} (e.g. {short}), or --epochs "
+            f"{run.epochs_for(run.warmup + milestones[0] + 1)} or more",
+        )
+
+
+@_check(
+    "plateau-never-reduced",
+    "ReduceLROnPlateau never cut the lr during the run (patience too long, or the metric "
+    "kept improving).",
+)
+def _plateau_never_reduced(
+    spec: ScheduleSpec, schedule: Schedule, run: _Run
+) -> Iterator[Diagnostic]:
+    """Yield a warning when ReduceLROnPlateau never lowered any group's lr."""
+    if _cls(spec) != "ReduceLROnPlateau" or schedule.n < 2:
+        return
+    if bool(np.any(np.diff(schedule.lr, axis=0) < 0)):
+        return
+    kw = spec.kwargs
+    patience = _int(kw.get("patience", 10)) or 0
+    mode = kw.get("mode", "min")
+    min_lrs = kw.get("min_lr", 0)
+    floors = min_lrs if isinstance(min_lrs, (list, tuple)) else [min_lrs] * len(spec.lr)
+    message = (
+        f"ReduceLROnPlateau never reduced the lr in {run.length(run.n)} "
+        f"(patience={patience}, mode={mode})"
+    )
+    if all(f >= lr for f, lr in zip(floors, spec.lr, strict=False)):
+        fix = f"min_lr={_num(max(floors))} is not below the lr: lower --min_lr"
+    elif patience >= run.n - 1:
+        fix = f"patience={patience} leaves no room in the run: use --patience {max(1, run.n // 10)}"
+    else:
+        fix = (
+            f"the metric never stalled for more than {run.length(patience)}: lower --patience, "
+            f"or check --mode {mode} and --metric"
+        )
+    yield Diagnostic("plateau-never-reduced", "warning", message, fix)
+
+
+@_check(
+    "lr-ends-at-start",
+    "The final lr equals the initial lr: the schedule has no net decay (by design only for "
+    "CyclicLR and CosineAnnealingWarmRestarts, where it is info).",
+)
+def _lr_ends_at_start(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Iterator[Diagnostic]:
+    """Yield a diagnostic when every group's last lr equals its first one."""
+    if schedule.n < 2 or schedule.stopped or _cls(spec) == "ReduceLROnPlateau":
+        return  # plateau-never-reduced and onecycle-stopped say it better
+    first, last = schedule.lr[0], schedule.lr[-1]
+    if not np.all(np.isclose(first, last, rtol=1e-6, atol=1e-12)):
+        return
+    shown = ", ".join(_num(float(v)) for v in first)
+    by_design = _cls(spec) in ("CyclicLR", "CosineAnnealingWarmRestarts")
+    flat = bool(np.all(np.isclose(schedule.lr, first, rtol=1e-6, atol=1e-12)))
+    if by_design:
+        message = f"the lr ends where it started ({shown}): {_cls(spec)} ends on a full cycle"
+        fix = None
+    else:
+        where = f"stays at {shown} the whole run" if flat else f"ends where it started ({shown})"
+        message = f"the lr {where}: the schedule has no net decay"
+        fix = f"for a decay over the whole run try cosine --T_max {run.n}"
+    yield Diagnostic("lr-ends-at-start", "info" if by_design else "warning", message, fix)
+
+
+@_check(
+    "lr-near-zero-long",
+    "More than 30% of the run trains at an lr under 1% of the peak: mostly wasted compute.",
+)
+def _lr_near_zero_long(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Iterator[Diagnostic]:
+    """Yield an info note when a long share of the steps sits near zero lr."""
+    if schedule.n == 0:
+        return
+    peaks = schedule.lr.max(axis=0)
+    if not np.all(peaks > 0):
+        return
+    low = schedule.lr < _NEAR_ZERO_LEVEL * peaks
+    counts = low.sum(axis=0)
+    g = int(np.argmax(counts))
+    share = counts[g] / schedule.n
+    if share <= _NEAR_ZERO_SHARE:
+        return
+    first = int(np.argmax(low[:, g]))
+    yield Diagnostic(
+        "lr-near-zero-long", "info",
+        f"{_pct(share)} of the run ({counts[g]} of {schedule.n} steps) trains at an lr under "
+        f"1% of the peak ({_num(float(peaks[g]))})",
+        f"the lr first drops that low at step {first}: slow the decay, raise its floor or "
+        "stop the run sooner",
+    )
+
+
+#: code -> one-line explanation of the pitfall, in the order the checks run.
+CHECKS: dict[str, str] = {code: text for code, (text, _) in _REGISTRY.items()}
+
+
+def diagnose(spec: ScheduleSpec, schedule: Schedule) -> list[Diagnostic]:
+    """Run every check on a spec and its simulated schedule; return the findings.
+
+    Args:
+        spec: the spec that was simulated (resolved here if it is not yet).
+        schedule: what ``lrplot.engine.simulate`` returned for it.
+
+    Example:
+        >>> from lrplot.engine import simulate
+        >>> from lrplot.spec import parse_spec
+        >>> spec = parse_spec("multistep:milestones=[30,120]", epochs=100).resolved()
+        >>> [d.message for d in diagnose(spec, simulate(spec))]
+        ['milestone 120 at or past the end of the run (100 epochs): that decay never happens']
+    """
+    spec = spec.resolved()
+    run = _Run(
+        epochs=int(spec.epochs or 1),
+        steps_per_epoch=max(1, int(spec.steps_per_epoch)),
+        per_epoch=spec.step_per == "epoch",
+        warmup=int(spec.warmup or 0),
+    )
+    found: list[Diagnostic] = []
+    for _, check in _REGISTRY.values():
+        found.extend(check(spec, schedule, run))
+    return found

@@ -1,0 +1,596 @@
+"""Draw schedules with matplotlib: curves, comparisons, sweeps and contact sheets.
+
+The only home of matplotlib (DESIGN §3). It is imported inside the functions, and every
+figure is a ``matplotlib.figure.Figure`` on an explicit Agg canvas (never pyplot, never
+``matplotlib.use``), so importing this module stays cheap and touches no global state.
+Long runs are decimated per pixel column (``decimate``), so drawing cost does not grow
+with the number of steps.
+
+Drawn lines carry a ``gid``: ``"lr"``, ``"momentum"``, ``"metric"`` or ``"event:<kind>"``
+(the dashed markers of decays, restarts, phase changes, reductions and early stops).
+
+Example:
+    >>> from lrplot.engine import simulate
+    >>> fig = plot(simulate("multistep:milestones=[30,80]"), "multistep.png")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import textwrap
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+import numpy as np
+
+from lrplot.errors import OutputError, UsageError
+from lrplot.files import atomic_write
+from lrplot.schedule import Schedule, decimate
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["contact_sheet", "decimate", "plot", "save", "sweep_grid"]
+
+_TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+          "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+_EVENT_COLORS = {"decay": "#9467bd", "restart": "#2ca02c", "phase": "#ff7f0e",
+                 "reduce": "#8c564b", "stop": "#d62728"}
+_MAX_EVENT_LABELS = 12
+_EVENT_FONT = 7.0
+_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+#: Drop every time stamp (and the version-bearing PNG "Software" key): same figure, same bytes.
+_METADATA: dict[str, dict[str, Any]] = {
+    "png": {"Software": None},
+    "svg": {"Date": None},
+    "pdf": {"CreationDate": None, "ModDate": None},
+}
+_SAVE_RC = {"svg.hashsalt": "lrplot", "svg.fonttype": "path", "savefig.bbox": "standard"}
+
+
+class _Entry(NamedTuple):
+    schedule: Schedule
+    name: str
+
+
+def plot(
+    schedules: Schedule | Sequence[Schedule],
+    path: str | Path | None = None,
+    *,
+    log: bool = False,
+    x: Literal["epoch", "step"] = "epoch",
+    title: str | None = None,
+    momentum: bool = False,
+    labels: Sequence[str] | None = None,
+    layout: Literal["overlay", "grid"] = "overlay",
+    annotations: Sequence[str] = (),
+    width_px: int = 1600,
+    dpi: int = 200,
+) -> Figure:
+    """Draw one schedule, or several to compare, and save the figure when given a path.
+
+    Args:
+        schedules: one ``Schedule`` (one line per param group) or several (compare).
+        path: where to save (``.png``, ``.svg`` or ``.pdf``); None only returns the figure.
+        log: draw the lr on a log axis (every lr must be > 0).
+        x: the x axis, ``"epoch"`` (fractional) or optimizer ``"step"``.
+        title: the title; default the schedule's command line (or "lrplot compare ...").
+        momentum: add a panel below with the momentum (SGD) or beta1 (Adam) curve.
+        labels: legend names of several schedules; default their names.
+        layout: ``"overlay"`` (one axes) or ``"grid"`` (one axes per schedule).
+        annotations: short warnings drawn in a box at the lower left.
+        width_px: the image width in pixels; also the decimation width.
+        dpi: dots per inch of the saved image.
+
+    Returns:
+        The matplotlib ``Figure``.
+
+    Raises:
+        UsageError: a bad option, or ``log`` with an lr that is not > 0.
+        OutputError: the file could not be written.
+
+    Example:
+        >>> from lrplot.engine import simulate
+        >>> fig = plot(simulate("cosine:T_max=10"))
+        >>> [round(float(v), 3) for v in fig.axes[0].get_lines()[0].get_ydata()[:3]]
+        [0.1, 0.098, 0.09]
+    """
+    entries = _entries(schedules, labels)
+    _check_choice("x", x, ("epoch", "step"))
+    _check_choice("layout", layout, ("overlay", "grid"))
+    if log:
+        _check_log(entries)
+    grid = layout == "grid" and len(entries) > 1
+    cols = math.ceil(math.sqrt(len(entries))) if grid else 1
+    rows = math.ceil(len(entries) / cols) if grid else 1
+    w = width_px / dpi
+    h = (max(w * 9 / 16, w * 0.62 * rows / cols) if grid else w * 9 / 16) * (
+        1.35 if momentum else 1.0)
+    if title is None:
+        many = len(entries) > 1
+        title = ("lrplot compare: " + ", ".join(e.name for e in entries) if many
+                 else entries[0].schedule.title or entries[0].schedule.name)
+    with _style():
+        fig = _figure(w, h, dpi)
+        cells = _cells(fig, rows, cols, len(entries) if grid else 1, momentum)
+        groups = [[e] for e in entries] if grid else [entries]
+        color, band, xlim, exp = 0, [], _x_range(entries, x), _lr_exponent(entries, log)
+        for (ax, mom), group in zip(cells, groups, strict=True):
+            band += _draw_panel(ax, mom, group, color0=color, x=x, log=log, xlim=xlim, exp=exp,
+                                width=max(64, width_px // cols), named=len(group) > 1)
+            color += sum(e.schedule.groups for e in group)
+            if grid:
+                ax.set_title(_wrap(group[0].name, w / cols, 9), fontsize=9)
+        _headroom(band)
+        _label_cells(cells, cols, x, _lr_label(exp), _momentum_name(entries))
+        if grid:
+            fig.suptitle(_wrap(title, w, 11), fontsize=11)
+        elif title:
+            cells[0][0].set_title(_wrap(title, w, 10), fontsize=10)
+        if annotations:
+            _annotate(cells[0][0], annotations, w)
+    if path is not None:
+        save(fig, path)
+    return fig
+
+
+def sweep_grid(
+    rows: Sequence[Sequence[Schedule]],
+    path: str | Path | None = None,
+    *,
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    log: bool = False,
+    x: Literal["epoch", "step"] = "epoch",
+    title: str | None = None,
+) -> Figure:
+    """Draw a two-kwarg sweep: one small axes per cell, shared x and y axes.
+
+    Args:
+        rows: the schedules, ``rows[i][j]`` for the i-th value of one kwarg and the j-th
+            value of the other.
+        path: where to save (``.png``, ``.svg`` or ``.pdf``); None only returns the figure.
+        row_labels: one label per row (e.g. ``"T_max=50"``).
+        col_labels: one label per column (e.g. ``"eta_min=0"``).
+        log: draw the lr on a log axis (every lr must be > 0).
+        x: the x axis, ``"epoch"`` or ``"step"``.
+        title: the figure title; default "lrplot sweep".
+
+    Returns:
+        The matplotlib ``Figure``.
+
+    Example:
+        >>> from lrplot.engine import simulate
+        >>> cells = [[simulate(f"cosine:T_max={t},eta_min={m}", epochs=100) for m in (0, 0.01)]
+        ...          for t in (50, 100)]
+        >>> fig = sweep_grid(cells, row_labels=["T_max=50", "T_max=100"],
+        ...                  col_labels=["eta_min=0", "eta_min=0.01"])
+        >>> len(fig.axes)
+        4
+    """
+    if not rows or len(row_labels) != len(rows):
+        raise UsageError(f"a sweep needs one label per row: {len(row_labels)} for {len(rows)}")
+    ncols = len(col_labels)
+    if any(len(r) != ncols for r in rows) or not ncols:
+        raise UsageError(f"every sweep row needs {ncols} schedules, one per column label")
+    entries = [_Entry(s, f"{rl}, {cl}") for r, rl in zip(rows, row_labels, strict=True)
+               for s, cl in zip(r, col_labels, strict=True)]
+    _check_choice("x", x, ("epoch", "step"))
+    if log:
+        _check_log(entries)
+    w, h = max(8.0, 2.6 * ncols + 1), max(4.5, 1.9 * len(rows) + 1)
+    with _style():
+        fig = _figure(w, h, 200)
+        cells = _cells(fig, len(rows), ncols, len(entries), False)
+        xlim, exp = _x_range(entries, x), _lr_exponent(entries, log)
+        for i, ((ax, _), e) in enumerate(zip(cells, entries, strict=True)):
+            r, c = divmod(i, ncols)
+            _draw_panel(ax, None, [e], color0=0, x=x, log=log, xlim=xlim, exp=exp, width=400,
+                        named=False, event_labels=False)
+            if r == 0:
+                ax.set_title(col_labels[c], fontsize=9)
+            if c == 0:
+                ax.set_ylabel(row_labels[r], fontsize=9)
+            ax.tick_params(labelsize=7, labelbottom=r == len(rows) - 1, labelleft=c == 0)
+        fig.supylabel(_lr_label(exp), fontsize=10)
+        fig.supxlabel("epoch" if x == "epoch" else "optimizer step", fontsize=10)
+        fig.suptitle(_wrap(title or "lrplot sweep", w, 11), fontsize=11)
+    if path is not None:
+        save(fig, path)
+    return fig
+
+
+def save(fig: Figure, path: str | Path) -> None:
+    """Write a figure atomically, in the format its extension names, reproducibly.
+
+    The image goes to a temporary file in the target's directory that then replaces
+    the target, so a failed save leaves an existing file untouched. Saving the same
+    figure twice gives byte-identical files (no dates, fixed SVG ids).
+
+    Args:
+        fig: the figure to write.
+        path: the target, ending in ``.png``, ``.svg`` or ``.pdf`` (any case).
+
+    Raises:
+        OutputError: unknown extension, missing directory, or the file cannot be written.
+
+    Example:
+        >>> save(plot(simulate("cosine:T_max=150")), "cosine.svg")  # doctest: +SKIP
+    """
+    import matplotlib
+
+    path = Path(path)
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise OutputError(f"cannot write {path}: unknown image format '{path.suffix}'",
+                          hint="use .png, .svg or .pdf")
+    parent = path.parent
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {path}: directory {parent} does not exist")
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a directory")
+    def write(handle: Any) -> None:
+        with _style(), matplotlib.rc_context(_SAVE_RC):
+            fig.savefig(handle, format=fmt, dpi="figure", metadata=_METADATA[fmt])
+
+    try:
+        atomic_write(path, write, binary=True)
+    except OutputError:
+        raise
+    except Exception as exc:
+        raise OutputError(f"cannot write {path}: {exc}") from exc
+
+
+def contact_sheet(images: Sequence[tuple[str, str | Path]], path: str | Path,
+                  columns: int = 4) -> None:
+    """Compose rendered PNG files into one titled grid image.
+
+    Args:
+        images: ``(title, png_path)`` pairs, in reading order.
+        path: the sheet to write (``.png``, ``.svg`` or ``.pdf``).
+        columns: images per row.
+
+    Raises:
+        OutputError: no images, an image cannot be read, or the sheet cannot be written.
+
+    Example:
+        >>> contact_sheet([("cosine", "cosine.png"), ("step", "step.png")],
+        ...               "sheet.png")  # doctest: +SKIP
+    """
+    import matplotlib.image
+
+    if not images:
+        raise OutputError(f"cannot write {path}: no images for the contact sheet")
+    cols = max(1, min(columns, len(images)))
+    rows = math.ceil(len(images) / cols)
+    cell_w, dpi = 3.2, 150
+    pictures = []
+    for name, src in images:
+        try:
+            img = matplotlib.image.imread(src)
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise OutputError(f"cannot read {src} for the contact sheet: {exc}") from exc
+        pictures.append((name, _shrink(img, int(cell_w * dpi))))
+    aspect = max(p.shape[0] / p.shape[1] for _, p in pictures)
+    with _style():
+        fig = _figure(cell_w * cols, (cell_w * aspect + 0.35) * rows, dpi)
+        for i, ax in enumerate(fig.subplots(rows, cols, squeeze=False).flat):
+            ax.set_axis_off()
+            if i < len(pictures):
+                name, img = pictures[i]
+                ax.imshow(img, interpolation="antialiased")
+                ax.set_title(_wrap(name, cell_w, 8), fontsize=8)
+    save(fig, path)
+
+
+# -- drawing helpers ---------------------------------------------------------------------
+
+
+def _draw_panel(ax: Axes, mom: Axes | None, entries: list[_Entry], *, color0: int, x: str,
+                log: bool, xlim: tuple[float, float], exp: int, width: int, named: bool,
+                event_labels: bool = True) -> list[Axes]:
+    """Draw the lr lines (and momentum, metric, events) of some schedules on one panel.
+
+    Returns the y axes that need a band at the top for event labels.
+    """
+    handles, twin, color = [], None, color0
+    events: set[tuple[float, str, str]] = set()
+    for entry in entries:
+        s = entry.schedule
+        xs = _xvalues(s, x, s.step)
+        for g in range(s.groups):
+            c = _TAB10[color % len(_TAB10)]
+            color += 1
+            label = _line_label(entry.name if named else "", s, g)
+            handles.append(_line(ax, xs, s.lr[:, g], width, c, 1.6, label, "lr"))
+            if mom is not None and s.momentum is not None:
+                _line(mom, xs, s.momentum[:, g], width, c, 1.4, label, "momentum")
+        if s.metric is not None:
+            if twin is None:
+                twin = _metric_axes(ax)
+            mc = "0.5" if len(entries) == 1 else c
+            label = f"{entry.name} metric" if named else "metric"
+            line = _line(twin, xs, np.asarray(s.metric, dtype=float), width, mc,
+                         0.9 if len(entries) == 1 else 0.7, label, "metric")
+            handles.append(line)
+            _shadow(ax, line)
+        events.update((float(_xvalues(s, x, e.step)), e.kind, e.label) for e in s.events)
+    for a in (ax, mom):
+        if a is not None:
+            a.grid(True, color="0.88", linewidth=0.6)
+            a.set_axisbelow(True)
+            if a is mom or not (log or exp):
+                a.ticklabel_format(axis="y", style="plain", useOffset=False)
+    if exp and not log:
+        from matplotlib.ticker import FuncFormatter
+
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 10.0**exp:g}"))
+    if log:
+        from matplotlib.ticker import LogFormatterSciNotation
+
+        ax.set_yscale("log")  # label 2 and 5 between the decades when there are few
+        ax.yaxis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False,
+                                                             minor_thresholds=(2, 0.5)))
+    if xlim[1] > xlim[0]:
+        ax.set_xlim(*xlim)
+    if mom is not None and not any(e.schedule.momentum is not None for e in entries):
+        mom.text(0.5, 0.5, "no momentum recorded", transform=mom.transAxes, ha="center",
+                 va="center", color="0.5", fontsize=8)
+    labelled = _draw_events(ax, mom, sorted(events), event_labels)
+    if len(handles) > 1:
+        ax.legend(handles=handles, loc="best", fontsize=8, framealpha=0.9,
+                  ncols=2 if len(handles) > 6 else 1)
+    return [a for a in (ax, twin) if a is not None] if labelled else []
+
+
+def _line(ax: Axes, xs: np.ndarray, ys: np.ndarray, width: int, color: str, lw: float,
+          label: str, gid: str) -> Any:
+    """Plot one decimated line and return it.
+
+    A piecewise-constant curve (its value changes at no more than 1 step in 4) is drawn
+    as steps, so a decay is a vertical edge at its step, not a slope over the step
+    before it; decimation keeps every jump, so this stays exact for long runs.
+    """
+    changes = np.count_nonzero(ys[1:] != ys[:-1])
+    style = "steps-post" if gid == "lr" and changes * 4 <= len(ys) else "default"
+    dx, dy = decimate(xs, ys, width)
+    (line,) = ax.plot(dx, dy, color=color, linewidth=lw, label=label, gid=gid,
+                      drawstyle=style)
+    return line
+
+
+def _shadow(ax: Axes, line: Any) -> None:
+    """Add an invisible copy of a twin-axes line so ``ax``'s legend avoids it too."""
+    from matplotlib.lines import Line2D
+
+    ghost = Line2D(line.get_xdata(), line.get_ydata(), transform=line.get_transform(),
+                   visible=False, gid="legend-avoid")
+    ax.add_artist(ghost)  # add_artist: neither drawn nor counted in the data limits
+
+
+def _metric_axes(ax: Axes) -> Axes:
+    """Return a twin y axis for the plateau metric, drawn under the lr lines."""
+    twin = ax.twinx()
+    twin.set_ylabel("metric", color="0.4")
+    twin.tick_params(axis="y", colors="0.4", labelsize=8)
+    ax.set_zorder(twin.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    return twin
+
+
+def _draw_events(ax: Axes, mom: Axes | None, events: list[tuple[float, str, str]],
+                 labelled: bool) -> bool:
+    """Draw dashed event lines and, unless crowded, short labels; return True if labelled."""
+    from matplotlib.transforms import offset_copy
+
+    labelled = labelled and len(events) <= _MAX_EVENT_LABELS
+    lo, hi = ax.get_xlim()
+    fig = ax.get_figure()
+    points = ax.get_position().width * fig.get_figwidth() * 72  # about the axes width
+    per_point = (hi - lo) / points if hi > lo else 0.0
+    free_from, drawn = -math.inf, False
+    for xv, kind, label in events:
+        color = _EVENT_COLORS.get(kind, "0.45")
+        for a in (ax, mom):
+            if a is not None:
+                a.axvline(xv, color=color, linewidth=0.9, linestyle=(0, (4, 3)), alpha=0.85,
+                          zorder=1.5, gid=f"event:{kind}")
+        text = "stopped" if kind == "stop" else label
+        size = (len(text) * 0.62 * _EVENT_FONT + 4) * per_point
+        right = xv + size <= hi  # the label fits right of its line
+        if not (kind == "stop" or (labelled and (xv if right else xv - size) >= free_from)):
+            continue
+        trans = offset_copy(ax.get_xaxis_transform(), fig=fig, x=2 if right else -2,
+                            units="points")
+        ax.text(xv, 0.985, text, transform=trans, ha="left" if right else "right", va="top",
+                fontsize=_EVENT_FONT, color=color, zorder=4)
+        free_from, drawn = xv + size if right else xv + 4 * per_point, True
+    return drawn
+
+
+def _headroom(axes: list[Axes]) -> None:
+    """Raise the top of each y axis (once per shared group) to make a band for labels."""
+    done: set[int] = set()
+    for a in axes:
+        siblings = a.get_shared_y_axes().get_siblings(a)
+        if any(id(s) in done for s in siblings):
+            continue
+        done.update(id(s) for s in siblings)
+        a.autoscale_view()
+        bottom, top = a.get_ylim()
+        if a.get_yscale() == "log" and bottom > 0:
+            a.set_ylim(bottom, top * (top / bottom) ** 0.09)
+        else:
+            a.set_ylim(bottom, top + 0.09 * (top - bottom))
+
+
+def _annotate(ax: Axes, notes: Sequence[str], fig_width: float) -> None:
+    """Draw diagnostic notes in a box at the lower left of the axes."""
+    text = "\n".join(_wrap(f"! {n}", fig_width * 0.6, 7.5) for n in notes)
+    ax.text(0.012, 0.025, text, transform=ax.transAxes, ha="left", va="bottom", fontsize=7.5,
+            zorder=5, bbox={"boxstyle": "round,pad=0.4", "fc": "#fff8e1", "ec": "#e0a800",
+                            "alpha": 0.92})
+
+
+def _cells(fig: Figure, rows: int, cols: int, count: int,
+           momentum: bool) -> list[tuple[Axes, Axes | None]]:
+    """Return (lr axes, momentum axes or None) for each cell, sharing x and y."""
+    gs = fig.add_gridspec(rows * (2 if momentum else 1), cols,
+                          height_ratios=[3, 1] * rows if momentum else None)
+    cells: list[tuple[Axes, Axes | None]] = []
+    for i in range(count):
+        r, c = divmod(i, cols)
+        first, first_mom = cells[0] if cells else (None, None)
+        ax = fig.add_subplot(gs[r * 2 if momentum else r, c], sharex=first, sharey=first)
+        mom = (fig.add_subplot(gs[r * 2 + 1, c], sharex=ax, sharey=first_mom)
+               if momentum else None)
+        cells.append((ax, mom))
+    return cells
+
+
+def _label_cells(cells: list[tuple[Axes, Axes | None]], cols: int, x: str, lr_label: str,
+                 momentum_name: str) -> None:
+    """Put axis labels on the outer cells only and hide the inner tick labels."""
+    for i, (ax, mom) in enumerate(cells):
+        bottom = mom if mom is not None else ax
+        if mom is not None:
+            ax.tick_params(labelbottom=False)
+        if i + cols < len(cells):
+            bottom.tick_params(labelbottom=False)
+        else:
+            bottom.set_xlabel("epoch" if x == "epoch" else "optimizer step")
+        if i % cols:
+            for a in (ax, mom):
+                if a is not None:
+                    a.tick_params(labelleft=False)
+        else:
+            ax.set_ylabel(lr_label)
+            if mom is not None:
+                mom.set_ylabel(momentum_name)
+
+
+# -- small helpers -------------------------------------------------------------------------
+
+
+def _entries(schedules: Schedule | Sequence[Schedule],
+             labels: Sequence[str] | None) -> list[_Entry]:
+    """Pair each schedule with its display name; make duplicate names distinct."""
+    items = [schedules] if isinstance(schedules, Schedule) else list(schedules)
+    if not items:
+        raise UsageError("nothing to plot: no schedules given")
+    if labels is not None:
+        if len(labels) != len(items):
+            raise UsageError(f"{len(labels)} labels for {len(items)} schedules")
+        return [_Entry(s, str(n)) for s, n in zip(items, labels, strict=True)]
+    names = [s.name or f"schedule {i}" for i, s in enumerate(items)]
+    for name in set(names):
+        same = [i for i, n in enumerate(names) if n == name]
+        if len(same) > 1:
+            for i, short in zip(same, _distinct([items[i].title for i in same]), strict=True):
+                names[i] = short or f"{name} #{same.index(i) + 1}"
+    return [_Entry(s, n) for s, n in zip(items, names, strict=True)]
+
+
+def _distinct(titles: list[str]) -> list[str]:
+    """Shorten command lines to the scheduler and the flags in which they differ."""
+    split = [t.removeprefix("lrplot ").split(" --") for t in titles]
+    common = set.intersection(*(set(parts[1:]) for parts in split))
+    short = [" --".join([p[0], *(f for f in p[1:] if f not in common)]) for p in split]
+    return short if len(set(short)) == len(short) else [""] * len(titles)
+
+
+def _line_label(name: str, s: Schedule, g: int) -> str:
+    """Return the legend label of group ``g`` of a schedule."""
+    group = f"group {g} (lr {s.lr[0, g]:g})" if s.groups > 1 and s.n else ""
+    if name:
+        return f"{name} · {group}" if group else name
+    return group or "learning rate"
+
+
+def _lr_exponent(entries: list[_Entry], log: bool) -> int:
+    """Return the power of ten to factor out of linear lr tick labels (0 for none)."""
+    tops = [float(np.abs(e.schedule.lr).max()) for e in entries if e.schedule.n]
+    top = max(tops, default=0.0)
+    if log or not math.isfinite(top) or top == 0 or 1e-2 <= top < 1e4:
+        return 0
+    return math.floor(math.log10(top))
+
+
+def _lr_label(exp: int) -> str:
+    """Return the lr axis label, with the factored-out power of ten if any."""
+    return f"learning rate ($\\times 10^{{{exp}}}$)" if exp else "learning rate"
+
+
+def _momentum_name(entries: list[_Entry]) -> str:
+    """Return the momentum panel's y label: momentum, beta1, or both."""
+    names = sorted({e.schedule.momentum_name for e in entries if e.schedule.momentum is not None})
+    return " / ".join(names) or "momentum"
+
+
+def _xvalues(s: Schedule, x: str, steps: Any) -> Any:
+    """Convert optimizer steps to the x axis unit."""
+    return steps / s.steps_per_epoch if x == "epoch" else np.asarray(steps, dtype=float)
+
+
+def _x_range(entries: list[_Entry], x: str) -> tuple[float, float]:
+    """Return the x limits: the data range, up to the planned end when a run stopped."""
+    ends = [max(e.schedule.n, e.schedule.planned_steps or 0) - 1 for e in entries]
+    hi = max(float(_xvalues(e.schedule, x, end)) for e, end in zip(entries, ends, strict=True))
+    return 0.0, hi
+
+
+def _check_log(entries: list[_Entry]) -> None:
+    """Raise UsageError when a log axis cannot show some lr (not > 0)."""
+    for e in entries:
+        bad = np.flatnonzero(~np.all(e.schedule.lr > 0, axis=1))
+        if bad.size:
+            row = e.schedule.lr[bad[0]]
+            value = row[~(row > 0)][0]
+            raise UsageError(
+                f"--log needs every lr > 0; {e.name} reaches {value:g} at step {bad[0]}",
+                hint="drop --log or set eta_min/min_lr > 0",
+            )
+
+
+def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
+    """Raise UsageError unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise UsageError(f"{option} must be one of {', '.join(choices)}, not '{value}'")
+
+
+def _wrap(text: str, width_in: float, fontsize: float) -> str:
+    """Wrap text to fit about ``width_in`` inches at ``fontsize`` points."""
+    chars = max(12, int(width_in * 72 / (0.6 * fontsize)))
+    return textwrap.fill(text, chars, break_on_hyphens=False, break_long_words=False)
+
+
+def _shrink(img: np.ndarray, target: int) -> np.ndarray:
+    """Average pixel blocks so an image is about ``target`` pixels wide (saves memory)."""
+    k = img.shape[1] // target
+    if k < 2:
+        return img
+    h, w = (img.shape[0] // k) * k, (img.shape[1] // k) * k
+    blocks = img[:h, :w].reshape(h // k, k, w // k, k, *img.shape[2:])
+    return blocks.mean(axis=(1, 3), dtype=np.float32)
+
+
+@contextlib.contextmanager
+def _style() -> Iterator[None]:
+    """Use matplotlib's default style, whatever the user's matplotlibrc says."""
+    import matplotlib.style
+
+    with matplotlib.style.context("default"):
+        yield
+
+
+def _figure(w: float, h: float, dpi: int) -> Figure:
+    """Return a constrained-layout figure on its own Agg canvas."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(w, h), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig

@@ -1,0 +1,233 @@
+"""``Schedule``: the simulated curve as numpy arrays, its summary and its CSV/JSON forms.
+
+Row ``i`` is the learning rate that optimizer step ``i`` uses (DESIGN §1).
+
+Example:
+    >>> import numpy as np
+    >>> s = Schedule(lr=np.array([[0.1], [0.05]]), steps_per_epoch=1, name="demo")
+    >>> s.to_csv_text().splitlines()
+    ['step,epoch,lr', '0,0.0,0.1', '1,1.0,0.05']
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something worth marking on a plot: a decay, a restart, a phase change."""
+
+    step: int
+    kind: str
+    label: str
+
+
+@dataclass
+class Schedule:
+    """A simulated schedule: one lr column per param group, plus optional extras.
+
+    Attributes:
+        lr: shape (steps, groups), the lr each optimizer step uses.
+        steps_per_epoch: optimizer steps per epoch (``epoch = step / steps_per_epoch``).
+        momentum: shape (steps, groups), SGD momentum or Adam beta1, when recorded.
+        metric: shape (steps,), the metric given to ReduceLROnPlateau at the end of the
+            epoch (or step) that row belongs to.
+        planned_steps: the steps asked for; more than ``len(lr)`` when stepping stopped.
+    """
+
+    lr: np.ndarray
+    steps_per_epoch: int = 1
+    momentum: np.ndarray | None = None
+    metric: np.ndarray | None = None
+    name: str = ""
+    title: str = ""
+    momentum_name: str = "momentum"
+    step_per: str = "epoch"
+    planned_steps: int | None = None
+    events: list[Event] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.lr = np.asarray(self.lr, dtype=np.float64)
+        if self.lr.ndim == 1:
+            self.lr = self.lr[:, None]
+        if self.momentum is not None:
+            self.momentum = np.asarray(self.momentum, dtype=np.float64).reshape(self.lr.shape)
+        if self.planned_steps is None:
+            self.planned_steps = len(self.lr)
+
+    @property
+    def n(self) -> int:
+        """Return the number of rows (optimizer steps simulated)."""
+        return int(self.lr.shape[0])
+
+    @property
+    def groups(self) -> int:
+        """Return the number of param groups."""
+        return int(self.lr.shape[1])
+
+    @property
+    def stopped(self) -> bool:
+        """Return True when the scheduler stopped before the planned run ended."""
+        return self.n < (self.planned_steps or 0)
+
+    @property
+    def step(self) -> np.ndarray:
+        """Return the 0-based optimizer step of each row."""
+        return np.arange(self.n, dtype=np.int64)
+
+    @property
+    def epoch(self) -> np.ndarray:
+        """Return the (fractional) epoch of each row."""
+        return self.step / self.steps_per_epoch
+
+    def stats(self, group: int = 0) -> dict[str, float | int | None]:
+        """Return summary numbers of one group's curve.
+
+        Keys: initial, peak, min, final, mean, sum, peak_step, below_10pct_step (the
+        first step after the peak whose lr is under 10% of the peak, or None).
+        """
+        lr = self.lr[:, group]
+        if lr.size == 0:
+            return dict.fromkeys(
+                ("initial", "peak", "min", "final", "mean", "sum", "peak_step", "below_10pct_step")
+            )
+        peak_step = int(np.argmax(lr))
+        peak = float(lr[peak_step])
+        below = np.flatnonzero(lr[peak_step:] < 0.1 * peak)
+        return {
+            "initial": float(lr[0]),
+            "peak": peak,
+            "min": float(lr.min()),
+            "final": float(lr[-1]),
+            "mean": float(lr.mean()),
+            "sum": float(lr.sum()),
+            "peak_step": peak_step,
+            "below_10pct_step": int(below[0] + peak_step) if below.size else None,
+        }
+
+    @property
+    def momentum_varies(self) -> bool:
+        """Return True when momentum/beta1 changes during the run (CyclicLR, OneCycleLR)."""
+        m = self.momentum
+        return m is not None and m.size > 0 and bool(np.any(m != m[0]))
+
+    def columns(self, momentum: bool | None = None) -> dict[str, np.ndarray]:
+        """Return the output columns in CSV order: step, epoch, lr(s), momentum, metric.
+
+        Args:
+            momentum: include momentum/beta1 columns; None means only when it varies.
+        """
+        cols: dict[str, np.ndarray] = {"step": self.step, "epoch": self.epoch}
+        many = self.groups > 1
+        for g in range(self.groups):
+            cols[f"lr_{g}" if many else "lr"] = self.lr[:, g]
+        if momentum is None:
+            momentum = self.momentum_varies
+        if momentum and self.momentum is not None:
+            for g in range(self.groups):
+                cols[f"{self.momentum_name}_{g}" if many else self.momentum_name] = self.momentum[
+                    :, g
+                ]
+        if self.metric is not None:
+            cols["metric"] = np.asarray(self.metric, dtype=np.float64)
+        return cols
+
+    def write_csv(self, out: TextIO, *, momentum: bool | None = None) -> None:
+        """Write the CSV (header + one row per step) with round-trip float precision."""
+        cols = self.columns(momentum)
+        out.write(",".join(cols) + "\n")
+        text_cols = [
+            map(str, c.tolist()) if c.dtype.kind in "iu" else map(repr, c.tolist())
+            for c in cols.values()
+        ]
+        chunk: list[str] = []
+        for row in zip(*text_cols, strict=True):
+            chunk.append(",".join(row))
+            if len(chunk) >= 65536:
+                out.write("\n".join(chunk) + "\n")
+                chunk.clear()
+        if chunk:
+            out.write("\n".join(chunk) + "\n")
+
+    def to_csv_text(self) -> str:
+        """Return the CSV as a string."""
+        buf = io.StringIO()
+        self.write_csv(buf)
+        return buf.getvalue()
+
+    def to_dict(self, momentum: bool | None = None) -> dict[str, Any]:
+        """Return a JSON-ready dict: metadata, summary, events, notes and columns."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "steps_per_epoch": self.steps_per_epoch,
+            "step_per": self.step_per,
+            "steps": self.n,
+            "planned_steps": self.planned_steps,
+            "groups": self.groups,
+            "stats": [self.stats(g) for g in range(self.groups)],
+            "events": [{"step": e.step, "kind": e.kind, "label": e.label} for e in self.events],
+            "notes": list(self.notes),
+            "columns": {k: v.tolist() for k, v in self.columns(momentum).items()},
+        }
+
+    def write_json(self, out: TextIO, *, momentum: bool | None = None) -> None:
+        """Write the JSON form (floats round-trip exactly)."""
+        json.dump(self.to_dict(momentum), out, allow_nan=False)
+        out.write("\n")
+
+
+def decimate(x: np.ndarray, y: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Keep the first, min, max and last point of each of ``width`` index buckets (M4).
+
+    Each bucket stands for one pixel column, so the drawn line is the same: every level
+    and every jump of a piecewise-constant curve and every peak and trough of a cyclic
+    one survive. Points keep their original order; inputs of at most ``4 * width``
+    points are returned unchanged.
+
+    Args:
+        x: the x values, 1-D.
+        y: the y values, same length as ``x``.
+        width: the number of buckets (pixel columns); at most ``4 * width`` points remain.
+
+    Returns:
+        The kept ``(x, y)`` points.
+
+    Example:
+        >>> xs = np.arange(100_000.0)
+        >>> dx, dy = decimate(xs, np.sin(xs / 500), 100)
+        >>> len(dx) <= 400, bool(dy.max() == np.sin(xs / 500).max())
+        (True, True)
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim != 1 or x.shape != y.shape:
+        raise ValueError("x and y must be 1-D arrays of the same length")
+    if width < 1:
+        raise ValueError(f"width must be at least 1, not {width}")
+    n = len(y)
+    if n <= 4 * width:
+        return x, y
+    size = -(-n // width)  # points per bucket; the last bucket may be short
+    buckets = -(-n // size)
+    pad = buckets * size - n
+    # Pad with the last value: argmin/argmax return the first hit, a real row, never a pad.
+    block = (np.concatenate([y, np.full(pad, y[-1])]) if pad else y).reshape(buckets, size)
+    starts = np.arange(buckets) * size
+    keep = np.concatenate(
+        [
+            starts,
+            starts + np.argmin(block, axis=1),
+            starts + np.argmax(block, axis=1),
+            np.minimum(starts + size, n) - 1,
+        ]
+    )
+    idx = np.unique(keep)
+    return x[idx], y[idx]

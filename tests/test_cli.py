@@ -1,0 +1,240 @@
+"""Command-line contract: real runs, outputs, exit codes, and a table of bad command lines."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from lrplot import cli, registry
+from lrplot.engine import simulate
+
+runner = CliRunner()
+
+
+def run(*args: str, cwd=None):
+    return runner.invoke(cli.app, list(args), catch_exceptions=False)
+
+
+def read_csv(path) -> dict[str, list[str]]:
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    return {name: [r[i] for r in rows[1:]] for i, name in enumerate(rows[0])}
+
+
+# ------------------------------------------------------------------ real runs
+
+
+def test_default_writes_scheduler_png_and_summary(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("cosine", "--T_max", "150")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "cosine.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "cosine.png" in result.output and "150" in result.output
+
+
+def test_csv_round_trips_exactly(tmp_path):
+    out = tmp_path / "c.csv"
+    assert run("cosine", "--T_max", "7", "--eta_min", "1e-5", "-o", str(out)).exit_code == 0
+    cols = read_csv(out)
+    assert list(cols) == ["step", "epoch", "lr"]
+    want = simulate("cosine:T_max=7,eta_min=1e-5").lr[:, 0]
+    assert np.array_equal(np.array([float(v) for v in cols["lr"]]), want)
+
+
+def test_stdout_csv_two_groups_and_momentum(tmp_path):
+    result = runner.invoke(
+        cli.app,
+        [
+            "onecycle",
+            "--max_lr",
+            "0.1,0.01",
+            "--lr",
+            "0.1,0.01",
+            "--epochs",
+            "3",
+            "--steps-per-epoch",
+            "4",
+            "-o",
+            "-",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line]
+    assert lines[0] == "step,epoch,lr_0,lr_1,momentum_0,momentum_1"
+    assert len(lines) == 13
+    assert lines[5].split(",")[1] == "1.0"
+
+
+def test_json_output_and_multiple_outputs(tmp_path):
+    paths = [tmp_path / f"s.{ext}" for ext in ("json", "svg", "pdf", "csv")]
+    args = ["step", "--step_size", "3", "--epochs", "9"]
+    for p in paths:
+        args += ["-o", str(p)]
+    assert run(*args).exit_code == 0
+    data = json.loads(paths[0].read_text())
+    assert data["columns"]["lr"][3] == pytest.approx(0.01)
+    assert paths[1].read_text().lstrip().startswith("<?xml")
+    assert paths[2].read_bytes()[:4] == b"%PDF"
+
+
+def test_table_output(tmp_path):
+    result = run(
+        "multistep",
+        "--milestones",
+        "30,80",
+        "--table",
+        "--every",
+        "25",
+        "-o",
+        str(tmp_path / "m.png"),
+    )
+    assert result.exit_code == 0
+    for step in ("30", "80", "99", "25", "75"):
+        assert f"│ {step:>4}" in result.output or f" {step} " in result.output
+
+
+def test_help_per_scheduler_lists_kwargs_with_types_and_defaults():
+    result = run("cosine", "--help")
+    assert result.exit_code == 0
+    for text in (
+        "--T_max",
+        "--eta_min",
+        "CosineAnnealingLR",
+        "default 0.0",
+        "required",
+        "--steps-per-epoch",
+        "Example",
+    ):
+        assert text in result.output
+
+
+@pytest.mark.parametrize("info", registry.SCHEDULERS, ids=lambda i: i.name)
+def test_every_scheduler_command_has_help_with_example(info):
+    result = run(info.name, "--help")
+    assert result.exit_code == 0
+    assert "Example" in result.output and info.cls in result.output
+
+
+def test_every_command_docstring_has_example():
+    for command in (cli.list_schedulers, cli.compare, cli.gallery):
+        assert "Example:" in (command.__doc__ or "")
+
+
+def test_list_shows_all_schedulers():
+    result = run("list")
+    assert result.exit_code == 0
+    for info in registry.SCHEDULERS:
+        assert info.cls in result.output
+
+
+def test_class_name_case_insensitive(tmp_path):
+    assert run("CosineAnnealingLR", "--T_max", "5", "-o", str(tmp_path / "a.csv")).exit_code == 0
+    assert run("SGDR", "--T_0", "5", "-o", str(tmp_path / "b.csv")).exit_code == 0
+
+
+def test_cli_import_loads_neither_torch_nor_matplotlib():
+    code = (
+        "import sys; from typer.testing import CliRunner; from lrplot.cli import app;"
+        "r = CliRunner().invoke(app, ['list']); assert r.exit_code == 0;"
+        "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0;"
+        "r = CliRunner().invoke(app, ['cosine', '--help']); assert r.exit_code == 0;"
+        "bad = [m for m in ('torch', 'matplotlib', 'numpy') if m in sys.modules]; print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------ bad command lines
+
+BAD = [
+    (["cosin", "--T_max", "5"], 2, "did you mean cosine"),
+    (["CosineAnnealing", "--T_max", "5"], 2, "unknown scheduler"),
+    (["cosine"], 2, "needs T_max"),
+    (["cosine", "--T_mx", "5"], 2, "--T_max"),
+    (["cosine", "--T_max", "abc"], 2, "expects an integer"),
+    (["cosine", "--T_max", "1.5"], 2, "expects an integer"),
+    (["cosine", "--T_max", "5", "--eta_min", "nan"], 2, "finite"),
+    (["cosine", "--T_max", "5", "--eta_min", "x"], 2, "expects a number"),
+    (["step"], 2, "needs step_size"),
+    (["step", "--step_size", "0"], 2, "at least 1"),
+    (["cosine", "--T_max", "-3"], 2, "at least 1"),
+    (["multistep"], 2, "needs milestones"),
+    (["multistep", "--milestones", "30,,80"], 2, "empty item"),
+    (["exp", "--gamma", "inf"], 2, "finite"),
+    (["cyclic", "--base_lr", "0.01"], 2, "needs max_lr"),
+    (
+        ["cyclic", "--base_lr", "0.01", "--max_lr", "0.1", "--mode", "triangle"],
+        2,
+        "did you mean triangular",
+    ),
+    (
+        ["cyclic", "--base_lr", "0.01", "--max_lr", "0.1", "--cycle_momentum", "maybe"],
+        2,
+        "true or false",
+    ),
+    (["onecycle"], 2, "needs max_lr"),
+    (["onecycle", "--max_lr", "0.1", "--anneal_strategy", "cosine"], 2, "cos, linear"),
+    (["onecycle", "--max_lr", "0.1", "--pct_start", "2"], 2, "torch rejected OneCycleLR"),
+    (["onecycle", "--max_lr", "0.1,0.2,0.3"], 2, "3 values for 1 param group"),
+    (["linear", "--start_factor", "2"], 2, "torch rejected LinearLR"),
+    (["plateau", "--mode", "minimum"], 2, "min, max"),
+    (["cosine", "--T_max", "5", "--lr", "-0.1"], 2, "positive"),
+    (["cosine", "--T_max", "5", "--lr", "abc"], 2, "expects a number"),
+    (["cosine", "--T_max", "5", "--epochs", "0"], 2, "greater than or equal to 1"),
+    (["cosine", "--T_max", "5", "--optimizer", "adma"], 2, "did you mean adam"),
+    (["cosine", "--T_max", "5", "--step-per", "batch"], 2, "epoch or iter"),
+    (["cosine", "--T_max", "5", "-o", "x.gif"], 2, "extension"),
+    (["cosine", "--T_max", "5", "-o", "/no/such/dir/x.png"], 1, "does not exist"),
+    (["cosine", "--T_max", "5", "--x", "time"], 2, "epoch or step"),
+    (
+        [
+            "cosine",
+            "--T_max",
+            "10",
+            "--epochs",
+            "1000",
+            "--steps-per-epoch",
+            "1000",
+            "--max-steps",
+            "1000",
+        ],
+        2,
+        "--max-steps 1000000",
+    ),
+    (["no.such.module:Thing"], 2, "cannot import"),
+    (["lrplot.registry:Nope"], 2, "has no 'Nope'"),
+    (["lrplot.registry:SCHEDULERS"], 2, "not a scheduler"),
+    (["compare"], 2, "SPEC"),
+    (["compare", "cosine:T_max=5", "bogus:x=1"], 2, "unknown scheduler"),
+    (["compare", "cosine:T_max"], 2, "key=value"),
+    (["compare", "cosine:T_max=5", "--layout", "stack"], 2, "overlay or grid"),
+    (["poly", "--total_iters", "5", "--epochs", "8", "--log", "-o", "p.png"], 2, "--log"),
+]
+
+
+@pytest.mark.parametrize(("args", "code", "message"), BAD, ids=[" ".join(a) for a, _, _ in BAD])
+def test_bad_command_lines(args, code, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(cli.app, args)
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    assert message in result.output
+    assert not list(tmp_path.iterdir())  # nothing written on failure
+
+
+def test_subprocess_error_is_one_line_no_traceback(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "lrplot", "cosine", "--T_max", "-3"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert out.returncode in (1, 2)
+    assert "Traceback" not in out.stderr
+    assert out.stderr.strip()
