@@ -281,6 +281,13 @@ def _kwarg_help(kw: registry.KwargInfo) -> str:
     return text
 
 
+def _completer(values: tuple[str, ...]) -> Any:
+    """Return a shell-completion callback offering ``values`` (None when there are none)."""
+    if not values:
+        return None
+    return lambda incomplete: [v for v in values if v.startswith(incomplete)]
+
+
 def _scheduler_command(name: str, check: bool = False) -> Any:
     """Build the click command for one scheduler (its kwargs become options)."""
     from lrplot.spec import scheduler_info
@@ -299,6 +306,7 @@ def _scheduler_command(name: str, check: bool = False) -> Any:
             help=_kwarg_help(kw),
             rich_help_panel=KW,
             show_default=False,
+            autocompletion=_completer(kw.choices or (("true", "false") if kw.kind == "bool" else ())),
         )
         params.insert(
             len([p for p in params if p.name.startswith("kw_")]),
@@ -430,9 +438,17 @@ def _make_specs(name: str, kwargs: dict[str, Any], options: dict[str, Any]) -> A
     run = {k: options[k] for k in RUN_OPTIONS if k in options}
     if run.get("warmup") == 0:
         run.pop("warmup")
-    base = specs.make_spec(name, kwargs, **run)
     sweeps = options.get("sweep") or []
+    for text in sweeps:  # a swept kwarg need not be given on its own too
+        key, _, values = text.partition("=")
+        if key.strip() and key.strip() not in specs.RUN_KEYS and kwargs.get(key.strip()) is None:
+            kwargs[key.strip()] = values.split(";" if ";" in values else ",")[0]
+    base = specs.make_spec(name, kwargs, **run)
     grid = specs.sweep(base, sweeps) if sweeps else [[base]]
+    if sweeps and not options.get("title"):
+        swept = {text.partition("=")[0].strip() for text in sweeps}
+        base.kwargs = {k: v for k, v in base.kwargs.items() if k not in swept}
+        options["title"] = " ".join([base.to_command(), *(f"--sweep {t}" for t in sweeps)])
     total = max(s.resolved().n_steps for row in grid for s in row)
     if total > options["max_steps"]:
         raise UsageError(

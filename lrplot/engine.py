@@ -247,10 +247,15 @@ def _step(
             progress(stop * (spe if per_epoch else 1), total)
     lr = lr_rows[:, :done].T
     mom = mom_rows[:, :done].T
+    constant = done > 0 and bool(np.all(mom == mom[0]))
+    if constant:  # most schedulers leave momentum alone: keep one row, not n
+        mom = np.broadcast_to(mom[0].copy(), mom.shape)
+        del mom_rows
     if metric is not None:
         metric = metric[:done]
     if per_epoch and spe > 1:
-        lr, mom = np.repeat(lr, spe, axis=0), np.repeat(mom, spe, axis=0)
+        lr = np.repeat(lr, spe, axis=0)
+        mom = np.broadcast_to(mom[0], lr.shape) if constant else np.repeat(mom, spe, axis=0)
         metric = np.repeat(metric, spe) if metric is not None else None
     schedule = Schedule(
         lr=lr,

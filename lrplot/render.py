@@ -27,7 +27,7 @@ import numpy as np
 
 from lrplot.errors import OutputError, UsageError
 from lrplot.files import atomic_write
-from lrplot.schedule import Schedule, decimate
+from lrplot.schedule import Schedule, decimate, decimate_indices
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -300,7 +300,7 @@ def _draw_panel(ax: Axes, mom: Axes | None, entries: list[_Entry], *, color0: in
     events: set[tuple[float, str, str]] = set()
     for entry in entries:
         s = entry.schedule
-        xs = _xvalues(s, x, s.step)
+        xs = _XMap(s, x)
         for g in range(s.groups):
             c = _TAB10[color % len(_TAB10)]
             color += 1
@@ -346,7 +346,18 @@ def _draw_panel(ax: Axes, mom: Axes | None, entries: list[_Entry], *, color0: in
     return [a for a in (ax, twin) if a is not None] if labelled else []
 
 
-def _line(ax: Axes, xs: np.ndarray, ys: np.ndarray, width: int, color: str, lw: float,
+class _XMap(NamedTuple):
+    """The x values of a schedule, computed only for the points actually drawn."""
+
+    schedule: Schedule
+    x: str
+
+    def __call__(self, idx: np.ndarray | None) -> np.ndarray:
+        steps = self.schedule.step if idx is None else idx
+        return np.asarray(_xvalues(self.schedule, self.x, steps), dtype=float)
+
+
+def _line(ax: Axes, xs: _XMap, ys: np.ndarray, width: int, color: str, lw: float,
           label: str, gid: str) -> Any:
     """Plot one decimated line and return it.
 
@@ -356,7 +367,8 @@ def _line(ax: Axes, xs: np.ndarray, ys: np.ndarray, width: int, color: str, lw: 
     """
     changes = np.count_nonzero(ys[1:] != ys[:-1])
     style = "steps-post" if gid == "lr" and changes * 4 <= len(ys) else "default"
-    dx, dy = decimate(xs, ys, width)
+    idx = decimate_indices(ys, width)
+    dx, dy = xs(idx), (ys if idx is None else ys[idx])
     (line,) = ax.plot(dx, dy, color=color, linewidth=lw, label=label, gid=gid,
                       drawstyle=style)
     return line

@@ -95,10 +95,10 @@ def summary(
 def _run_stats(schedule: Schedule) -> list[RenderableType]:
     parts: list[RenderableType] = []
     epochs = schedule.n / schedule.steps_per_epoch
-    size = f"{schedule.n} steps"
+    size = f"{schedule.n:,} steps"
     if schedule.stopped:
-        size = f"{schedule.n} of {schedule.planned_steps} planned steps"
-    size += f" · {epochs:.6g} epochs"
+        size = f"{schedule.n:,} of {schedule.planned_steps:,} planned steps"
+    size += f" · {int(epochs):,} epochs" if float(epochs).is_integer() else f" · {epochs:.6g} epochs"
     if schedule.steps_per_epoch > 1:
         size += f" × {schedule.steps_per_epoch} steps"
     groups = "group" if schedule.groups == 1 else "groups"

@@ -59,7 +59,9 @@ class Schedule:
         if self.lr.ndim == 1:
             self.lr = self.lr[:, None]
         if self.momentum is not None:
-            self.momentum = np.asarray(self.momentum, dtype=np.float64).reshape(self.lr.shape)
+            self.momentum = np.asarray(self.momentum, dtype=np.float64)
+            if self.momentum.shape != self.lr.shape:
+                self.momentum = self.momentum.reshape(self.lr.shape)
         if self.planned_steps is None:
             self.planned_steps = len(self.lr)
 
@@ -210,24 +212,33 @@ def decimate(x: np.ndarray, y: np.ndarray, width: int) -> tuple[np.ndarray, np.n
     x, y = np.asarray(x), np.asarray(y)
     if x.ndim != 1 or x.shape != y.shape:
         raise ValueError("x and y must be 1-D arrays of the same length")
+    idx = decimate_indices(y, width)
+    return (x, y) if idx is None else (x[idx], y[idx])
+
+
+def decimate_indices(y: np.ndarray, width: int) -> np.ndarray | None:
+    """Return the indices ``decimate`` keeps, or None when it keeps every point.
+
+    Works on views of ``y`` (no copy of a long curve), so a 10-million-step run can be
+    drawn without materializing its x values.
+
+    Example:
+        >>> decimate_indices(np.array([0.0, 1.0, 0.0, 5.0, 0.0]), 1).tolist()
+        [0, 3, 4]
+    """
     if width < 1:
         raise ValueError(f"width must be at least 1, not {width}")
     n = len(y)
     if n <= 4 * width:
-        return x, y
+        return None
     size = -(-n // width)  # points per bucket; the last bucket may be short
-    buckets = -(-n // size)
-    pad = buckets * size - n
-    # Pad with the last value: argmin/argmax return the first hit, a real row, never a pad.
-    block = (np.concatenate([y, np.full(pad, y[-1])]) if pad else y).reshape(buckets, size)
-    starts = np.arange(buckets) * size
-    keep = np.concatenate(
-        [
-            starts,
-            starts + np.argmin(block, axis=1),
-            starts + np.argmax(block, axis=1),
-            np.minimum(starts + size, n) - 1,
-        ]
-    )
-    idx = np.unique(keep)
-    return x[idx], y[idx]
+    full = n // size
+    block = y[: full * size].reshape(full, size)
+    starts = np.arange(full) * size
+    keep = [starts, starts + np.argmin(block, axis=1), starts + np.argmax(block, axis=1),
+            starts + size - 1]
+    if full * size < n:  # the short last bucket
+        tail = y[full * size:]
+        base = full * size
+        keep.append(np.array([base, base + int(np.argmin(tail)), base + int(np.argmax(tail)), n - 1]))
+    return np.unique(np.concatenate(keep))

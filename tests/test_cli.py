@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -238,3 +239,20 @@ def test_subprocess_error_is_one_line_no_traceback(tmp_path):
     assert out.returncode in (1, 2)
     assert "Traceback" not in out.stderr
     assert out.stderr.strip()
+
+
+@pytest.mark.parametrize(
+    ("words", "cword", "want"),
+    [
+        ("lrplot cos", 1, {"cosine", "cosine-restarts"}),
+        ("lrplot cosine --T", 2, {"--T_max"}),
+        ("lrplot cyclic --mode tri", 3, {"triangular", "triangular2"}),
+    ],
+)
+def test_shell_completion(words, cword, want):
+    env = {**os.environ, "_LRPLOT_COMPLETE": "complete_bash", "COMP_WORDS": words,
+           "COMP_CWORD": str(cword)}
+    script = os.path.join(os.path.dirname(sys.executable), "lrplot")
+    out = subprocess.run([script], env=env, capture_output=True,
+                         text=True, check=False)
+    assert set(out.stdout.split()) == want

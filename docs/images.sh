@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Re-render the README images: bash docs/images.sh (uses the lrplot on PATH).
+set -euo pipefail
+cd "$(dirname "$0")"
+lrplot cosine --T_max 150 -o cosine.png
+lrplot onecycle --max_lr 0.1 --epochs 50 --steps-per-epoch 20 --momentum -o onecycle.png
+lrplot plateau --patience 5 -o plateau.png
+lrplot sequential --schedulers linear:start_factor=0.1,total_iters=5 \
+  --schedulers cosine:T_max=95 --milestones 5 -o sequential.png
+lrplot multistep --milestones 30,80 --gamma 0.5 --lr 0.1,0.01 -o multistep.png
+lrplot compare "cosine:T_max=100" "step:step_size=30,gamma=0.5" "onecycle:max_lr=0.1" \
+  --epochs 100 -o compare.png
+lrplot cosine --epochs 150 --sweep T_max=50,100,150 -o sweep.png
