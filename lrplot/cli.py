@@ -9,6 +9,7 @@ only here.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import os
 import sys
@@ -75,7 +76,7 @@ def _reported(debug: bool = False) -> Iterator[None]:
             raise
         fail(error)
     except KeyboardInterrupt:
-        _console(stderr=True).print("[bold red]interrupted[/]: no output was written")
+        _console(stderr=True).print("[bold red]interrupted[/]: no partial file was left behind")
         raise typer.Exit(130) from None
 
 
@@ -245,6 +246,23 @@ def _template(
     """Hold the options every scheduler command shares (never called)."""
 
 
+TEMPLATE_DEFAULTS = {name: p.default for name, p in inspect.signature(_template).parameters.items()}
+
+
+def _flag(param: str) -> str:
+    """Return the long flag of a template option without dashes (``steps-per-epoch``)."""
+    return param.replace("_", "-")
+
+
+def _clean(value: Any) -> Any:
+    """Replace lone surrogates (undecodable argv bytes) so text can always be printed."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
 RUN_OPTIONS = (
     "lr",
     "epochs",
@@ -293,10 +311,11 @@ def _scheduler_command(name: str, check: bool = False) -> Any:
     from lrplot.spec import scheduler_info
 
     info = scheduler_info(name)
+    taken = {kw.name for kw in info.cli_kwargs}  # a plug-in kwarg wins over a run option
     params = [
         p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
         for p in inspect.signature(_template, eval_str=True).parameters.values()
-        if not (check and p.name in CHECK_HIDDEN)
+        if not (check and p.name in CHECK_HIDDEN) and _flag(p.name) not in taken
     ]
     for kw in info.cli_kwargs:
         kind = list[str] | None if kw.repeatable else str | None
@@ -306,7 +325,9 @@ def _scheduler_command(name: str, check: bool = False) -> Any:
             help=_kwarg_help(kw),
             rich_help_panel=KW,
             show_default=False,
-            autocompletion=_completer(kw.choices or (("true", "false") if kw.kind == "bool" else ())),
+            autocompletion=_completer(
+                kw.choices or (("true", "false") if kw.kind == "bool" else ())
+            ),
         )
         params.insert(
             len([p for p in params if p.name.startswith("kw_")]),
@@ -319,14 +340,20 @@ def _scheduler_command(name: str, check: bool = False) -> Any:
         )
 
     def command(**values: Any) -> None:
-        kwargs = {k[3:]: v for k, v in values.items() if k.startswith("kw_")}
-        options = {k: v for k, v in values.items() if not k.startswith("kw_")}
+        kwargs = {k[3:]: _clean(v) for k, v in values.items() if k.startswith("kw_")}
+        options = {**TEMPLATE_DEFAULTS}
+        options.update(
+            (k, v if k == "out" else _clean(v))
+            for k, v in values.items()
+            if not k.startswith("kw_")
+        )
         with _reported(options.get("debug", False)):
             (_check if check else _plot)(name, kwargs, options)
 
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in params}
-    example = EXAMPLES.get(info.name, f"lrplot {name}")
+    required = " ".join(f"--{k} {info.kwarg(k).metavar}" for k in info.required)  # type: ignore[union-attr]
+    example = EXAMPLES.get(info.name, f"lrplot {name} {required}".strip())
     if check:
         example = example.replace("lrplot ", "lrplot check ", 1)
     doc = (
@@ -449,12 +476,7 @@ def _make_specs(name: str, kwargs: dict[str, Any], options: dict[str, Any]) -> A
         swept = {text.partition("=")[0].strip() for text in sweeps}
         base.kwargs = {k: v for k, v in base.kwargs.items() if k not in swept}
         options["title"] = " ".join([base.to_command(), *(f"--sweep {t}" for t in sweeps)])
-    total = max(s.resolved().n_steps for row in grid for s in row)
-    if total > options["max_steps"]:
-        raise UsageError(
-            f"the run has {total:,} optimizer steps, over the limit of {options['max_steps']:,}",
-            hint=f"raise it with --max-steps {total}",
-        )
+    _check_limit([s for row in grid for s in row], options["max_steps"])
     return grid
 
 
@@ -479,18 +501,44 @@ def _simulate(spec: Any, console: Any) -> Any:
 
 
 def _plot(name: str, kwargs: dict[str, Any], options: dict[str, Any]) -> None:
+    grid = _make_specs(name, kwargs, options)
+    _present(grid, options, default_out=grid[0][0].scheduler.rpartition(":")[2] + ".png")
+
+
+def _check_limit(specs: list[Any], max_steps: int) -> None:
+    total = max(s.resolved().n_steps for s in specs)
+    if total > max_steps:
+        shown = f"{total:,}" if total < 10**15 else f"over 10^{len(str(total)) - 1}"
+        raise UsageError(
+            f"the run has {shown} optimizer steps, over the limit of {max_steps:,}",
+            hint=f"raise it with --max-steps {total}"
+            if total < 10**15
+            else "use fewer epochs or steps per epoch (or raise --max-steps)",
+        )
+
+
+def _present(
+    grid: list[list[Any]],
+    options: dict[str, Any],
+    *,
+    default_out: str,
+    compare: bool = False,
+    layout: str = "overlay",
+) -> None:
+    """Simulate a grid of specs, write the outputs, print tables, curve and summary."""
+    from rich.text import Text
+
     from lrplot import files, report
 
-    outs = list(options.get("out") or [])
-    to_stdout = "-" in outs
-    console = _console(stderr=to_stdout)
-    grid = _make_specs(name, kwargs, options)
-    if not outs:
-        outs = [files.default_name(grid[0][0].scheduler)]
+    outs = list(options.get("out") or []) or [default_out]
+    console = _console(stderr="-" in outs)
     files.check_outputs(outs)
     schedules = [[_simulate(s, console) for s in row] for row in grid]
     flat = [s for row in schedules for s in row]
     diagnostics = _diagnose(grid, schedules)
+    term = None
+    if options["term"]:  # drawn before any file is written: it may refuse (--log)
+        term = report.term_plot(flat, log=options["log"], x=options["x"], title=options["title"])
     written = files.write_outputs(
         schedules,
         outs,
@@ -498,22 +546,20 @@ def _plot(name: str, kwargs: dict[str, Any], options: dict[str, Any]) -> None:
         x=options["x"],
         title=options["title"],
         momentum=options["momentum"],
-        annotations=[d.message for d in diagnostics] if options["annotate"] else (),
+        layout=layout,
+        compare=compare,
+        annotations=[d.message for d in diagnostics] if options.get("annotate") else (),
     )
     if options["table"]:
         for schedule in flat:
             console.print(report.table(schedule, every=options["every"]))
-    if options["term"]:
-        console.print(
-            report.term_plot(flat, log=options["log"], x=options["x"], title=options["title"])
-        )
+    if term is not None:
+        console.print(Text.from_ansi(term))
     if len(flat) > 1:
         console.print(report.compare_table(flat))
-        console.print(
-            report.summary(flat[0], outputs=written, diagnostics=diagnostics, stats=False)
-        )
-    else:
-        console.print(report.summary(flat[0], outputs=written, diagnostics=diagnostics))
+    console.print(
+        report.summary(flat[0], outputs=written, diagnostics=diagnostics, stats=len(flat) == 1)
+    )
 
 
 def _diagnose(grid: list[list[Any]], schedules: list[list[Any]]) -> list[Any]:
@@ -596,7 +642,6 @@ def compare(
 
     Example: [bold]lrplot compare "cosine:T_max=100" "step:step_size=30,gamma=0.5" -o cmp.svg[/]
     """
-    from lrplot import files, report
     from lrplot import spec as specs_mod
 
     with _reported(debug):
@@ -614,50 +659,26 @@ def compare(
         }
         parsed = []
         for i, text in enumerate(specs):
-            spec = specs_mod.parse_spec(text, **run)
+            spec = specs_mod.parse_spec(_clean(text), **run)
             if epochs is not None and spec.epochs is None:
-                spec = specs_mod.make_spec(
-                    spec.scheduler,
-                    spec.kwargs,
-                    **{**run, "epochs": epochs, "label": spec.label, "metric": spec.metric},
-                )
+                spec = dataclasses.replace(spec, epochs=epochs)
             if label:
-                spec.label = label[i]
+                spec.label = _clean(label[i])
             elif spec.label is None:
-                spec.label = text
+                spec.label = _clean(text)
             parsed.append(spec)
-        outs = list(out or [])
-        console = _console(stderr="-" in outs)
-        if not outs:
-            outs = ["compare.png"]
-        files.check_outputs(outs)
-        limit = max(s.resolved().n_steps for s in parsed)
-        if limit > max_steps:
-            raise UsageError(
-                f"the run has {limit:,} optimizer steps, over the limit of {max_steps:,}",
-                hint=f"raise it with --max-steps {limit}",
-            )
-        schedules = [_simulate(s, console) for s in parsed]
-        diagnostics = _diagnose([parsed], [schedules])
-        written = files.write_outputs(
-            [schedules],
-            outs,
-            log=log,
-            x=x,
-            title=title,
-            momentum=momentum,
-            layout=layout,
-            compare=True,
-        )
-        if table:
-            for schedule in schedules:
-                console.print(report.table(schedule, every=every))
-        if term:
-            console.print(report.term_plot(schedules, log=log, x=x, title=title))
-        console.print(report.compare_table(schedules))
-        console.print(
-            report.summary(schedules[0], outputs=written, diagnostics=diagnostics, stats=False)
-        )
+        _check_limit(parsed, max_steps)
+        options = {
+            "out": out,
+            "table": table,
+            "every": every,
+            "term": term,
+            "log": log,
+            "x": x,
+            "title": _clean(title),
+            "momentum": momentum,
+        }
+        _present([parsed], options, default_out="compare.png", compare=True, layout=layout)
 
 
 @app.command("gallery", rich_help_panel="Commands")
@@ -670,8 +691,13 @@ def gallery(
         2, os.cpu_count() or 1
     ),
     formats: Annotated[
-        str, typer.Option("--format", metavar="png,svg", help="Image formats to write.")
-    ] = "png,svg",
+        str | None,
+        typer.Option(
+            "--format",
+            metavar="png,svg",
+            help="Image formats to write. Default: the config's, else png,svg.",
+        ),
+    ] = None,
     check: Annotated[
         bool, typer.Option("--check", help="Re-render in memory; exit 1 if DIR is stale.")
     ] = False,

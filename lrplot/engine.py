@@ -152,14 +152,24 @@ def build_optimizer(spec: ScheduleSpec) -> Any:
         return cls(groups, lr=spec.lr[0], **extra)
 
 
-def _call_torch(what: str, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def _call_torch(
+    what: str, factory: Callable[..., Any], *args: Any, who: str = "torch", **kwargs: Any
+) -> Any:
     try:
         return factory(*args, **kwargs)
     except LrplotError:
         raise
     except (ValueError, TypeError, KeyError, IndexError, ZeroDivisionError) as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UsageError(f"torch rejected {what}: {message}") from exc
+        raise UsageError(f"{who} rejected {what}: {_first_line(exc)}") from exc
+    except Exception as exc:  # a plug-in may raise anything while being built
+        raise SimulationError(
+            f"{what} failed while being built: {type(exc).__name__}: {_first_line(exc)}"
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def build_scheduler(spec: ScheduleSpec, optimizer: Any) -> Any:
@@ -201,12 +211,17 @@ def _build_one(spec: ScheduleSpec, optimizer: Any) -> Any:
         factory = getattr(lr_scheduler, info.cls)
     else:
         factory = load_target(spec.scheduler)
+    who = "torch" if info.module == "torch.optim.lr_scheduler" else spec.scheduler
     if info.cls == "ChainedScheduler":
         scheduler = _call_torch(info.cls, factory, kwargs["schedulers"], optimizer=optimizer)
     else:
-        scheduler = _call_torch(info.cls, factory, optimizer, **kwargs)
-    if not hasattr(scheduler, "step") or getattr(scheduler, "optimizer", None) is not optimizer:
-        raise UsageError(f"'{spec.scheduler}' did not return an LR scheduler (got {scheduler!r})")
+        scheduler = _call_torch(info.cls, factory, optimizer, who=who, **kwargs)
+    if not callable(getattr(scheduler, "step", None)):
+        raise UsageError(
+            f"'{spec.scheduler}' did not return an LR scheduler (got {type(scheduler).__name__})"
+        )
+    if getattr(scheduler, "optimizer", None) is not optimizer:
+        raise UsageError(f"'{spec.scheduler}' returned a scheduler built on another optimizer")
     return scheduler
 
 

@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 import tempfile
@@ -80,8 +81,8 @@ def atomic_write(
             delete=False,
             **({} if binary else {"encoding": "utf-8", "newline": ""}),
         )
-    except OSError as exc:
-        raise OutputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    except (OSError, UnicodeEncodeError) as exc:
+        raise OutputError(f"cannot write {_shown(path)}: {_reason(exc)}") from None
     try:
         with handle:
             write(handle)
@@ -90,9 +91,20 @@ def atomic_write(
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(handle.name)
-        if isinstance(exc, OSError):
-            raise OutputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+        if isinstance(exc, (OSError, UnicodeEncodeError)):
+            raise OutputError(f"cannot write {_shown(path)}: {_reason(exc)}") from None
         raise
+
+
+def _shown(path: str | Path) -> str:
+    """Return a path as printable text (undecodable bytes replaced)."""
+    return repr(str(path).encode("utf-8", "surrogatepass").decode("utf-8", "replace"))
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, UnicodeEncodeError):
+        return "it contains characters that cannot be encoded"
+    return str(getattr(exc, "strerror", None) or exc)
 
 
 def _mode_for(target: Path) -> int:
@@ -145,60 +157,62 @@ def write_outputs(
     """
     flat = [s for row in grid for s in row]
     labels = [s.name for s in flat]
-    figure = None
-    written: list[str] = []
+    several = compare or len(flat) > 1
     if x not in ("epoch", "step"):
         raise UsageError(f"--x must be epoch or step, got {x!r}")
-    for out in outs:
+    figure = None
+    if any(Path(o).suffix.lower() in IMAGE_FORMATS for o in outs if o != "-"):
+        figure = _figure(
+            grid,
+            log=log,
+            x=x,
+            title=title,
+            momentum=momentum,
+            annotations=annotations,
+            layout=layout,
+            labels=labels if several else None,
+        )
+
+    def write_csv(f: IO[str]) -> None:
+        if several:
+            write_compare_csv(flat, labels, f)
+        else:
+            flat[0].write_csv(f, momentum=momentum or None)
+
+    def write_json(f: IO[str]) -> None:
+        if several:
+            json.dump([s.to_dict(momentum or None) for s in flat], f, allow_nan=False)
+            f.write("\n")
+        else:
+            flat[0].write_json(f, momentum=momentum or None)
+
+    for out in outs:  # every output is rendered in memory first, then renamed into place
         suffix = Path(out).suffix.lower()
-        if out == "-" or suffix == ".csv":
-
-            def write_csv(f: IO[str]) -> None:
-                if len(flat) == 1:
-                    flat[0].write_csv(f, momentum=momentum or None)
-                else:
-                    write_compare_csv(flat, labels, f)
-
-            if out == "-":
-                write_csv(sys.stdout)
-            else:
-                atomic_write(out, write_csv)
+        if out == "-":
+            write_csv(sys.stdout)
+        elif suffix == ".csv":
+            atomic_write(out, write_csv)
         elif suffix == ".json":
-
-            def write_json(f: IO[str]) -> None:
-                if len(flat) == 1:
-                    flat[0].write_json(f, momentum=momentum or None)
-                else:
-                    import json
-
-                    json.dump([s.to_dict(momentum or None) for s in flat], f, allow_nan=False)
-                    f.write("\n")
-
             atomic_write(out, write_json)
         else:
             from lrplot import render
 
-            if figure is None:
-                if len(grid) > 1 and len(grid[0]) > 1:
-                    figure = render.sweep_grid(
-                        grid,
-                        row_labels=[r[0].name.split(", ")[0] for r in grid],
-                        col_labels=[s.name.split(", ")[-1] for s in grid[0]],
-                        log=log,
-                        x=x,
-                        title=title,  # type: ignore[arg-type]
-                    )
-                else:
-                    figure = render.plot(
-                        flat if len(flat) > 1 else flat[0],
-                        log=log,
-                        x=x,  # type: ignore[arg-type]
-                        title=title,
-                        momentum=momentum,
-                        labels=labels if len(flat) > 1 else None,
-                        layout=layout,
-                        annotations=annotations,  # type: ignore[arg-type]
-                    )
             render.save(figure, out)
-        written.append(out)
-    return written
+    return list(outs)
+
+
+def _figure(grid: Sequence[Sequence[Schedule]], *, labels: list[str] | None, **options: Any) -> Any:
+    """Draw the figure of a schedule, a comparison, a sweep row or a sweep grid."""
+    from lrplot import render
+
+    if len(grid) > 1 and len(grid[0]) > 1:
+        return render.sweep_grid(
+            grid,
+            row_labels=[r[0].name.split(", ")[0] for r in grid],
+            col_labels=[s.name.split(", ")[-1] for s in grid[0]],
+            log=options["log"],
+            x=options["x"],
+            title=options["title"],
+        )
+    flat = [s for row in grid for s in row]
+    return render.plot(flat if labels else flat[0], labels=labels, **options)

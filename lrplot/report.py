@@ -83,7 +83,12 @@ def summary(
     """
     parts: list[RenderableType] = []
     if outputs:
-        names = ["CSV to stdout" if o == "-" else str(o) for o in outputs]
+        names = [
+            "CSV to stdout"
+            if o == "-"
+            else str(o).encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+            for o in outputs
+        ]
         parts.append(Text.assemble(("wrote ", "green"), (", ".join(names), "bold")))
     if stats:
         parts += _run_stats(schedule)
@@ -98,7 +103,8 @@ def _run_stats(schedule: Schedule) -> list[RenderableType]:
     size = f"{schedule.n:,} steps"
     if schedule.stopped:
         size = f"{schedule.n:,} of {schedule.planned_steps:,} planned steps"
-    size += f" · {int(epochs):,} epochs" if float(epochs).is_integer() else f" · {epochs:.6g} epochs"
+    whole = float(epochs).is_integer()
+    size += f" · {int(epochs):,} epochs" if whole else f" · {epochs:.6g} epochs"
     if schedule.steps_per_epoch > 1:
         size += f" × {schedule.steps_per_epoch} steps"
     groups = "group" if schedule.groups == 1 else "groups"
@@ -357,6 +363,15 @@ def scheduler_list(rows: Sequence[tuple[str, str, str, str]]) -> Table:
     out.add_column("required", style="yellow", no_wrap=True)
     out.add_column("what it does", ratio=1)
     for alias, cls, required, what in rows:
-        out.add_row(*(Text(c) for c in (alias.replace(", ", "\n"), cls,
-                                        (required or "—").replace(" ", "\n"), what)))
+        out.add_row(
+            *(
+                Text(c)
+                for c in (
+                    alias.replace(", ", "\n"),
+                    cls,
+                    (required or "—").replace(" ", "\n"),
+                    what,
+                )
+            )
+        )
     return out

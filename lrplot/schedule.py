@@ -235,10 +235,16 @@ def decimate_indices(y: np.ndarray, width: int) -> np.ndarray | None:
     full = n // size
     block = y[: full * size].reshape(full, size)
     starts = np.arange(full) * size
-    keep = [starts, starts + np.argmin(block, axis=1), starts + np.argmax(block, axis=1),
-            starts + size - 1]
+    keep = [
+        starts,
+        starts + np.argmin(block, axis=1),
+        starts + np.argmax(block, axis=1),
+        starts + size - 1,
+    ]
     if full * size < n:  # the short last bucket
-        tail = y[full * size:]
+        tail = y[full * size :]
         base = full * size
-        keep.append(np.array([base, base + int(np.argmin(tail)), base + int(np.argmax(tail)), n - 1]))
+        keep.append(
+            np.array([base, base + int(np.argmin(tail)), base + int(np.argmax(tail)), n - 1])
+        )
     return np.unique(np.concatenate(keep))

@@ -279,10 +279,13 @@ def parse_value(kw: KwargInfo, raw: Any, scheduler: str = "") -> Any:
     if kw.kind == "expr":
         return [_expression(item, what) for item in (raw if isinstance(raw, list) else [raw])]
     if kw.kind == "specs":
-        return [
+        subs = [
             item if isinstance(item, ScheduleSpec) else parse_spec(str(item))
             for item in (raw if isinstance(raw, list) else [raw])
         ]
+        for sub in subs:
+            _check_nested(sub, what)
+        return subs
     if not isinstance(raw, (str, list, tuple)):
         return _check_typed(kw, raw, what)
     items = _items(raw)
@@ -312,6 +315,18 @@ def parse_value(kw: KwargInfo, raw: Any, scheduler: str = "") -> Any:
     if kw.kind == "auto":
         return _auto(text)
     return text
+
+
+def _check_nested(sub: ScheduleSpec, what: str) -> None:
+    """Refuse run options inside a nested SPEC: the outer run drives every sub-scheduler."""
+    plain = ScheduleSpec(sub.scheduler)
+    given = [k for k in RUN_KEYS if k != "label" and getattr(sub, k) != getattr(plain, k)]
+    if given:
+        raise UsageError(
+            f"{what} {sub.scheduler}: run options ({', '.join(given)}) belong to the outer "
+            "command, not to a nested SPEC",
+            hint="give them once, e.g. --warmup or --epochs on the command line",
+        )
 
 
 def _auto(text: str) -> Any:
@@ -478,7 +493,7 @@ def horizon(spec: ScheduleSpec) -> int | None:
     if name == "StepLR":
         return max(DEFAULT_EPOCHS, 3 * int(kw["step_size"]))
     if name == "MultiStepLR":
-        return max(DEFAULT_EPOCHS, math.ceil(max(kw["milestones"] or [0]) * 1.25))
+        return max(DEFAULT_EPOCHS, -(-max(kw["milestones"] or [0]) * 5 // 4))
     if name == "CyclicLR":
         up = int(kw.get("step_size_up", 2000))
         down = kw.get("step_size_down") or up
@@ -503,7 +518,7 @@ def _resolve(spec: ScheduleSpec) -> ScheduleSpec:
             epochs = DEFAULT_EPOCHS
         else:
             steps += spec.warmup
-            epochs = steps if step_per == "epoch" else math.ceil(steps / spec.steps_per_epoch)
+            epochs = steps if step_per == "epoch" else -(-steps // spec.steps_per_epoch)
     kwargs = dict(spec.kwargs)
     if info.cls == "OneCycleLR" and not kwargs.get("total_steps") and spec.warmup:
         n_sched = epochs if step_per == "epoch" else epochs * spec.steps_per_epoch
@@ -587,6 +602,7 @@ def parse_spec(text: str, **run: Any) -> ScheduleSpec:
         match = _SPEC_HEAD_BUILTIN.match(text.strip())
     if not match:
         raise UsageError(f"bad SPEC {text!r}", hint="write name:key=value,key=value")
+    info = scheduler_info(match.group("name"))
     kwargs: dict[str, Any] = {}
     run_opts: dict[str, Any] = dict(run)
     rest = (match.group("rest") or "").strip()
@@ -595,7 +611,8 @@ def parse_spec(text: str, **run: Any) -> ScheduleSpec:
         key = key.strip()
         if not eq or not key:
             raise UsageError(f"bad item {part!r} in SPEC {text!r}", hint="write key=value")
-        target = run_opts if key in RUN_KEYS else kwargs
+        is_kwarg = info.kwarg(key) is not None and key not in info.from_run
+        target = run_opts if key in RUN_KEYS and not is_kwarg else kwargs
         if key in target and key not in run:
             raise UsageError(f"'{key}' given twice in SPEC {text!r}")
         target[key] = _spec_item(value)
@@ -649,7 +666,7 @@ def metric_values(metric: Any, n: int) -> tuple[list[float], str | None]:
             try:
                 values = [float(t) for t in items]
             except ValueError:
-                if len(items) > 1:
+                if len(items) > 1 and all(_is_number(t) or not t for t in items):
                     raise UsageError(
                         f"--metric {text!r} is neither a number list nor an expression"
                     ) from None
@@ -709,12 +726,16 @@ def _metric_file(ref: str) -> list[float]:
         raise UsageError(f"--metric file {path!r}, column {index}: {exc}") from None
 
 
-def _not_number(cell: str) -> bool:
+def _is_number(cell: str) -> bool:
     try:
         float(cell)
     except ValueError:
-        return True
-    return False
+        return False
+    return True
+
+
+def _not_number(cell: str) -> bool:
+    return not _is_number(cell)
 
 
 # --------------------------------------------------------------------------- sweeps
@@ -738,6 +759,8 @@ def sweep(base: ScheduleSpec, sweeps: list[str]) -> list[list[ScheduleSpec]]:
         key = key.strip()
         if not eq or not key or not values.strip():
             raise UsageError(f"bad --sweep {text!r}", hint="write --sweep KWARG=v1,v2,v3")
+        if any(key == k for k, _ in axes):
+            raise UsageError(f"--sweep {key} is given twice", hint="sweep two different kwargs")
         kw = base.info.kwarg(key)
         if kw is None and key not in RUN_KEYS:
             known = [k.name for k in base.info.cli_kwargs] + list(RUN_KEYS)
@@ -765,7 +788,7 @@ def _with_changes(base: ScheduleSpec, changes: dict[str, str]) -> ScheduleSpec:
     kwargs: dict[str, Any] = dict(base.kwargs)
     run = {k: getattr(base, k) for k in RUN_KEYS if k != "label"}
     for key, value in changes.items():
-        if key in RUN_KEYS:
+        if key in RUN_KEYS and base.info.kwarg(key) is None:
             run[key] = value
         else:
             kwargs[key] = value
