@@ -22,6 +22,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from lrplot import registry
 from lrplot.errors import LrplotError, UsageError
+from lrplot.spec import DEFAULT_MAX_STEPS, DEFAULT_WARMUP_START, RUN_KEYS
 
 RUN = "Run options"
 OUT = "Output options"
@@ -228,10 +229,10 @@ def _template(
     step_per: StepPerOpt = None,
     optimizer: OptimizerOpt = "sgd",
     warmup: WarmupOpt = 0,
-    warmup_start_factor: WarmupStartOpt = 0.01,
+    warmup_start_factor: WarmupStartOpt = DEFAULT_WARMUP_START,
     metric: MetricOpt = None,
     sweep: SweepOpt = None,
-    max_steps: MaxStepsOpt = 50_000_000,
+    max_steps: MaxStepsOpt = DEFAULT_MAX_STEPS,
     out: OutOpt = None,
     table: TableOpt = False,
     every: EveryOpt = None,
@@ -263,16 +264,9 @@ def _clean(value: Any) -> Any:
     return value
 
 
-RUN_OPTIONS = (
-    "lr",
-    "epochs",
-    "steps_per_epoch",
-    "step_per",
-    "optimizer",
-    "warmup",
-    "warmup_start_factor",
-    "metric",
-)
+RUN_OPTIONS = tuple(k for k in RUN_KEYS if k != "label")
+#: runs of at least this many steps (about a second of stepping) show a progress bar.
+PROGRESS_FROM = 300_000
 CHECK_HIDDEN = {
     "out",
     "table",
@@ -484,7 +478,7 @@ def _simulate(spec: Any, console: Any) -> Any:
     from lrplot.engine import simulate
 
     resolved = spec.resolved()
-    if resolved.n_steps < 300_000:
+    if resolved.n_steps < PROGRESS_FROM:
         return simulate(spec)
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -627,7 +621,7 @@ def compare(
     steps_per_epoch: SpeOpt = 1,
     step_per: StepPerOpt = None,
     optimizer: OptimizerOpt = "sgd",
-    max_steps: MaxStepsOpt = 50_000_000,
+    max_steps: MaxStepsOpt = DEFAULT_MAX_STEPS,
     out: OutOpt = None,
     table: TableOpt = False,
     every: EveryOpt = None,

@@ -256,3 +256,59 @@ def test_shell_completion(words, cword, want):
     out = subprocess.run([script], env=env, capture_output=True,
                          text=True, check=False)
     assert set(out.stdout.split()) == want
+
+
+def test_ctrl_c_exits_130_and_writes_nothing(tmp_path, monkeypatch):
+    import lrplot.engine
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(lrplot.engine, "simulate", interrupted)
+    result = runner.invoke(cli.app, ["cosine", "--T_max", "5", "-o", "x.csv"])
+    assert result.exit_code == 130
+    assert "interrupted" in result.output
+    assert not list(tmp_path.iterdir())
+
+
+def test_interrupted_write_keeps_the_old_file(tmp_path, monkeypatch):
+    from lrplot.schedule import Schedule
+
+    out = tmp_path / "x.csv"
+    out.write_text("precious\n")
+
+    def half_written(self, f, **kwargs):
+        f.write("step,epoch,lr\n0,")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Schedule, "write_csv", half_written)
+    result = runner.invoke(cli.app, ["cosine", "--T_max", "5", "-o", str(out)])
+    assert result.exit_code == 130
+    assert out.read_text() == "precious\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.csv"]
+
+
+def test_progress_bar_on_long_runs(monkeypatch):
+    import lrplot.engine
+
+    calls = []
+    real = lrplot.engine.simulate
+
+    def spy(spec, **kwargs):
+        progress = kwargs.get("progress")
+        calls.append(progress)
+        return real(spec, **kwargs)
+
+    monkeypatch.setattr(cli, "PROGRESS_FROM", 10)
+    monkeypatch.setattr(lrplot.engine, "simulate", spy)
+    assert run("cosine", "--T_max", "50", "-o", "-").exit_code == 0
+    monkeypatch.setattr(cli, "PROGRESS_FROM", 1000)
+    assert run("cosine", "--T_max", "50", "-o", "-").exit_code == 0
+    assert callable(calls[0]) and calls[1] is None
+
+
+def test_engine_reports_progress_to_the_end():
+    seen = []
+    simulate("cosine:T_max=100000", progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (100000, 100000) and len(seen) >= 3
