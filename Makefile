@@ -3,13 +3,14 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
+PIP_ARGS ?=
 
 .PHONY: demo test gallery bench clean
 
 $(VENV)/.installed: pyproject.toml constraints-cpu.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints-cpu.txt -e ".[dev]"
+	$(PY) -m pip install --quiet $(PIP_ARGS) -c constraints-cpu.txt -e ".[dev]"
 	touch $@
 
 demo: $(VENV)/.installed

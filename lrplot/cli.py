@@ -496,7 +496,9 @@ def _simulate(spec: Any, console: Any) -> Any:
 
 def _plot(name: str, kwargs: dict[str, Any], options: dict[str, Any]) -> None:
     grid = _make_specs(name, kwargs, options)
-    _present(grid, options, default_out=grid[0][0].scheduler.rpartition(":")[2] + ".png")
+    from lrplot.files import default_name
+
+    _present(grid, options, default_out=default_name(grid[0][0].scheduler))
 
 
 def _check_limit(specs: list[Any], max_steps: int) -> None:
@@ -621,6 +623,9 @@ def compare(
     steps_per_epoch: SpeOpt = 1,
     step_per: StepPerOpt = None,
     optimizer: OptimizerOpt = "sgd",
+    warmup: WarmupOpt = 0,
+    warmup_start_factor: WarmupStartOpt = DEFAULT_WARMUP_START,
+    metric: MetricOpt = None,
     max_steps: MaxStepsOpt = DEFAULT_MAX_STEPS,
     out: OutOpt = None,
     table: TableOpt = False,
@@ -650,6 +655,9 @@ def compare(
             "steps_per_epoch": steps_per_epoch,
             "step_per": step_per,
             "optimizer": optimizer,
+            "warmup": warmup or None,
+            "warmup_start_factor": warmup_start_factor,
+            "metric": metric,
         }
         parsed = []
         for i, text in enumerate(specs):

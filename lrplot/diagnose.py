@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from lrplot.registry import TORCH_MODULE
 from lrplot.schedule import Schedule
 from lrplot.spec import ScheduleSpec
 
@@ -29,7 +30,7 @@ __all__ = ["CHECKS", "Diagnostic", "diagnose"]
 
 Level = Literal["warning", "info"]
 #: the module of the built-in schedulers; plug-ins are judged only by their curve.
-_TORCH = "torch.optim.lr_scheduler"
+_TORCH = TORCH_MODULE
 #: a horizon at least this many times the run counts as "far larger" than the run.
 _FAR = 2
 #: ``lr-near-zero-long``: share of the run, and share of the peak lr, that count.

@@ -20,11 +20,13 @@ import contextlib
 import sys
 import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lrplot.errors import LrplotError, SimulationError, UsageError
+from lrplot.errors import ExpressionError, LrplotError, SimulationError, UsageError
+from lrplot.registry import TORCH_MODULE
 from lrplot.schedule import Event, Schedule
 from lrplot.spec import ScheduleSpec, coerce_spec, load_target, metric_values
 
@@ -122,7 +124,8 @@ def _dynamo_import_deferred(cls: type) -> Iterator[None]:
                 if (
                     inner is not None
                     and code is not None
-                    and code.co_qualname.startswith("_disable_dynamo.")
+                    and code.co_name == "inner"
+                    and Path(code.co_filename).name == "_compile.py"
                     and not hasattr(inner, "__dynamo_disable")
                 ):
                     setattr(inner, "__dynamo_disable", inner)
@@ -157,13 +160,16 @@ def _call_torch(
 ) -> Any:
     try:
         return factory(*args, **kwargs)
+    except ExpressionError as exc:  # an lr_lambda failing on its first call
+        raise SimulationError(exc.message, hint=exc.hint) from exc
     except LrplotError:
         raise
     except (ValueError, TypeError, KeyError, IndexError, ZeroDivisionError) as exc:
         raise UsageError(f"{who} rejected {what}: {_first_line(exc)}") from exc
     except Exception as exc:  # a plug-in may raise anything while being built
+        detail = f": {exc}".splitlines()[0] if str(exc).strip() else ""
         raise SimulationError(
-            f"{what} failed while being built: {type(exc).__name__}: {_first_line(exc)}"
+            f"{what} failed while being built: {type(exc).__name__}{detail}"
         ) from exc
 
 
@@ -207,11 +213,11 @@ def _build_one(spec: ScheduleSpec, optimizer: Any) -> Any:
         elif key == "schedulers":
             value = [_build_one(sub, optimizer) for sub in value]
         kwargs[key] = value
-    if info.module == "torch.optim.lr_scheduler":
+    if info.module == TORCH_MODULE:
         factory = getattr(lr_scheduler, info.cls)
     else:
         factory = load_target(spec.scheduler)
-    who = "torch" if info.module == "torch.optim.lr_scheduler" else spec.scheduler
+    who = "torch" if info.module == TORCH_MODULE else spec.scheduler
     if info.cls == "ChainedScheduler":
         scheduler = _call_torch(info.cls, factory, kwargs["schedulers"], optimizer=optimizer)
     else:
@@ -297,6 +303,8 @@ class _Stopped(Exception):
 
 
 def _fail(at: int, exc: Exception) -> Exception:
+    if isinstance(exc, ExpressionError):  # valid text, but it fails at this epoch: runtime
+        return SimulationError(exc.message, hint=exc.hint)
     if isinstance(exc, LrplotError):
         return exc
     if isinstance(exc, ValueError) and "Tried to step" in str(exc):
@@ -401,9 +409,4 @@ def _events(spec: ScheduleSpec, schedule: Schedule) -> list[Event]:
     return events
 
 
-def simulate_all(specs: list[ScheduleSpec | str], **run: Any) -> list[Schedule]:
-    """Simulate several specs, each with its own fresh optimizer and scheduler."""
-    return [simulate(s, **run) for s in specs]
-
-
-__all__ = ["build_optimizer", "build_scheduler", "simulate", "simulate_all"]
+__all__ = ["build_optimizer", "build_scheduler", "simulate"]

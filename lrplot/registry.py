@@ -127,7 +127,6 @@ class SchedulerInfo:
     aliases: tuple[str, ...] = ()
     module: str = TORCH_MODULE
     step_per: StepPer = "epoch"
-    needs: str | None = None
     #: kwargs that run options fill (shown as run options, not as kwargs).
     from_run: tuple[str, ...] = field(default=())
 
@@ -239,21 +238,18 @@ SCHEDULERS: tuple[SchedulerInfo, ...] = (
             ("min_lr", "list[float] | float", 0),
             ("eps", "float", 1e-08),
         ),
-        needs="metric",
     ),
     SchedulerInfo(
         "lambda",
         "LambdaLR",
         "Set the lr to initial lr times lr_lambda(epoch).",
         _kw(*_LAMBDA),
-        needs="function",
     ),
     SchedulerInfo(
         "multiplicative",
         "MultiplicativeLR",
         "Multiply the lr by lr_lambda(epoch) every epoch.",
         _kw(*_LAMBDA),
-        needs="function",
     ),
     SchedulerInfo(
         "constant",
@@ -283,14 +279,12 @@ SCHEDULERS: tuple[SchedulerInfo, ...] = (
         "SequentialLR",
         "Run schedulers one after another, switching at milestones.",
         _kw(("schedulers", "list[LRScheduler]"), ("milestones", "list[int]")),
-        needs="schedulers",
     ),
     SchedulerInfo(
         "chained",
         "ChainedScheduler",
         "Apply several schedulers at once (their factors multiply).",
         _kw(("schedulers", "Sequence[LRScheduler]")),
-        needs="schedulers",
     ),
 )
 

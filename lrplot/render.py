@@ -557,14 +557,7 @@ def _x_range(entries: list[_Entry], x: str) -> tuple[float, float]:
 def _check_log(entries: list[_Entry]) -> None:
     """Raise UsageError when a log axis cannot show some lr (not > 0)."""
     for e in entries:
-        bad = np.flatnonzero(~np.all(e.schedule.lr > 0, axis=1))
-        if bad.size:
-            row = e.schedule.lr[bad[0]]
-            value = row[~(row > 0)][0]
-            raise UsageError(
-                f"--log needs every lr > 0; {e.name} reaches {value:g} at step {bad[0]}",
-                hint="drop --log or set eta_min/min_lr > 0",
-            )
+        e.schedule.require_positive()
 
 
 def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:

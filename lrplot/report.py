@@ -318,13 +318,8 @@ def term_plot(
     for s, name in zip(items, names, strict=True):
         if s.n == 0:
             continue
-        if log and s.lr.min() <= 0:
-            g, i = divmod(int(np.argmin(s.lr.T)), s.n)
-            raise UsageError(
-                f"--log needs every lr > 0, but {name} has lr {fmt_lr(float(s.lr[i, g]))} "
-                f"at step {i}",
-                hint="drop --log or keep the lr positive (e.g. eta_min > 0)",
-            )
+        if log:
+            s.require_positive()
         xv = s.epoch if x == "epoch" else s.step.astype(np.float64)
         for g in range(s.groups):
             px, py = decimate(xv, s.lr[:, g], width)

@@ -18,6 +18,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from lrplot.errors import UsageError
+
 
 @dataclass(frozen=True)
 class Event:
@@ -52,7 +54,6 @@ class Schedule:
     planned_steps: int | None = None
     events: list[Event] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.lr = np.asarray(self.lr, dtype=np.float64)
@@ -141,6 +142,24 @@ class Schedule:
         if self.metric is not None:
             cols["metric"] = np.asarray(self.metric, dtype=np.float64)
         return cols
+
+    def require_positive(self, option: str = "--log") -> None:
+        """Raise UsageError naming the first step whose lr is not > 0 (a log axis cannot show it).
+
+        Example:
+            >>> Schedule(lr=np.array([0.1, 0.0]), name="poly").require_positive()
+            Traceback (most recent call last):
+            ...
+            lrplot.errors.UsageError: --log needs every lr > 0; poly reaches 0 at step 1 (...)
+        """
+        bad = np.flatnonzero(~np.all(self.lr > 0, axis=1))
+        if bad.size:
+            row = self.lr[bad[0]]
+            value = row[~(row > 0)][0]
+            raise UsageError(
+                f"{option} needs every lr > 0; {self.name} reaches {value:g} at step {bad[0]}",
+                hint=f"drop {option} or keep the lr positive (e.g. eta_min or min_lr > 0)",
+            )
 
     def write_csv(self, out: TextIO, *, momentum: bool | None = None) -> None:
         """Write the CSV (header + one row per step) with round-trip float precision."""

@@ -15,9 +15,11 @@ import csv
 import importlib
 import inspect
 import math
+import os
 import random
 import re
 import shlex
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -162,6 +164,8 @@ def load_target(target: str) -> Any:
         UsageError: the module cannot be imported or has no such name.
     """
     module_name, _, attr = target.partition(":")
+    if os.getcwd() not in sys.path:  # as `python -m` would: a module in the current directory
+        sys.path.append(os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # any import-time failure is the user's module failing
@@ -508,7 +512,8 @@ def horizon(spec: ScheduleSpec) -> int | None:
     return None
 
 
-def _resolve(spec: ScheduleSpec) -> ScheduleSpec:
+def _resolve(spec: ScheduleSpec, budget: int | None = None) -> ScheduleSpec:
+    """Fill in defaults; ``budget`` is how many scheduler steps a nested scheduler gets."""
     info = spec.info
     step_per: StepPer = spec.step_per or info.step_per
     epochs = spec.epochs
@@ -519,18 +524,30 @@ def _resolve(spec: ScheduleSpec) -> ScheduleSpec:
         else:
             steps += spec.warmup
             epochs = steps if step_per == "epoch" else -(-steps // spec.steps_per_epoch)
+    epochs = max(1, epochs)
+    n_sched = epochs if step_per == "epoch" else epochs * spec.steps_per_epoch
+    avail = budget if budget is not None else n_sched - spec.warmup
     kwargs = dict(spec.kwargs)
-    if info.cls == "OneCycleLR" and not kwargs.get("total_steps") and spec.warmup:
-        n_sched = epochs if step_per == "epoch" else epochs * spec.steps_per_epoch
-        kwargs["total_steps"] = max(1, n_sched - spec.warmup)  # the steps left after warmup
-    elif info.cls == "OneCycleLR" and not kwargs.get("total_steps"):
-        if step_per == "iter":
-            kwargs.setdefault("epochs", epochs)
+    if info.cls == "OneCycleLR" and not kwargs.get("total_steps"):
+        if budget is None and not spec.warmup and step_per == "iter":
+            kwargs.setdefault("epochs", epochs)  # as a training script would write it
             kwargs.setdefault("steps_per_epoch", spec.steps_per_epoch)
         else:
-            kwargs["total_steps"] = epochs
-    kwargs = {k: [s.resolved() for s in v] if k == "schedulers" else v for k, v in kwargs.items()}
-    return replace(spec, epochs=max(1, epochs), step_per=step_per, kwargs=kwargs)
+            kwargs["total_steps"] = max(1, avail)  # the scheduler steps it will really get
+    if "schedulers" in kwargs:
+        subs = kwargs["schedulers"]
+        bounds = [0, *kwargs.get("milestones", []), avail]
+        run = {"epochs": epochs, "steps_per_epoch": spec.steps_per_epoch, "step_per": step_per}
+        kwargs["schedulers"] = [
+            _resolve(
+                replace(sub, **run),
+                avail
+                if info.cls != "SequentialLR" or i + 1 >= len(bounds)
+                else max(1, bounds[i + 1] - bounds[i]),
+            )
+            for i, sub in enumerate(subs)
+        ]
+    return replace(spec, epochs=epochs, step_per=step_per, kwargs=kwargs)
 
 
 # --------------------------------------------------------------------------- SPEC strings
@@ -620,8 +637,10 @@ def parse_spec(text: str, **run: Any) -> ScheduleSpec:
 
 
 def coerce_spec(value: str | ScheduleSpec, **run: Any) -> ScheduleSpec:
-    """Return ``value`` as a spec, parsing it when it is a SPEC string."""
-    return value if isinstance(value, ScheduleSpec) else parse_spec(value, **run)
+    """Return ``value`` as a spec (parsing a SPEC string), with the run options applied."""
+    if isinstance(value, ScheduleSpec):
+        return _apply_run(value, run) if run else value
+    return parse_spec(value, **run)
 
 
 # --------------------------------------------------------------------------- metrics
@@ -781,6 +800,9 @@ def sweep(base: ScheduleSpec, sweeps: list[str]) -> list[list[ScheduleSpec]]:
             changes = {cols_key: col} if row is None else {axes[0][0]: row, cols_key: col}
             line.append(_with_changes(base, changes))
         grid.append(line)
+    if base.epochs is None and "epochs" not in dict(axes):  # one run length for every cell
+        longest = max(cell.resolved().epochs or 0 for row in grid for cell in row)
+        grid = [[replace(cell, epochs=longest) for cell in row] for row in grid]
     return grid
 
 
