@@ -35,9 +35,10 @@ starting with a dot, unique ignoring case) to one of three kinds of entry::
         sweep: {T_max: [25, 50, 100]}
 
 Nested ``schedulers`` (sequential, chained) are SPEC strings or ``{scheduler, kwargs}``
-mappings. Every problem is reported as ``file:line:col: entry 'name': field: message``;
-a file-level problem raises ``ConfigError`` and a bad entry is skipped while the others
-render (the run then exits 1).
+mappings. Values are typed and checked by ``lrplot.spec`` exactly as on the command line;
+this module only maps each error to where it sits in the file. Every problem is reported
+as ``file:line:col: entry 'name': field: message``; a file-level problem raises
+``ConfigError`` and a bad entry is skipped while the others render (the run then exits 1).
 
 Example:
     >>> check_name("cosine-150")
@@ -57,7 +58,7 @@ import shlex
 import shutil
 import tempfile
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -74,7 +75,7 @@ from lrplot.spec import (
     parse_spec,
     parse_value,
     scheduler_info,
-    split_top,
+    sweep,
 )
 
 if TYPE_CHECKING:
@@ -95,12 +96,11 @@ README, INDEX, SHEET = "README.md", "index.html", "contact-sheet.png"
 #: where the contact-sheet cells go in the staging directory, and their width in pixels.
 THUMBS, THUMB_PX = ".thumbs", 480
 _RESERVED = {"readme", "index", "contact-sheet"}
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-_SPEC_NAME = re.compile(r"([A-Za-z_][\w.]*:[A-Za-z_]\w*|[A-Za-z_][\w-]*)(?::(?P<rest>.*))?$",
-                        re.S)
-_SWEEP_RUN_KEYS = ("lr", "epochs", "steps_per_epoch", "step_per", "optimizer", "warmup",
-                   "warmup_start_factor")
 _CORE_TAG = "tag:yaml.org,2002:"
+#: a ``module:Name`` scheduler heading a SPEC or an item of its lists, as ``parse_spec``
+#: reads one (not ``cosin:T_max=3``, nor ``label='a:b'``).
+_PLUGIN = re.compile(r"(?:^|(?<=[\[,])|(?<=[\[,]['\"]))\s*([A-Za-z_][\w.]*:[A-Za-z_]\w*)"
+                     r"(?=[:'\",\]\s]|$)")
 
 Path_ = tuple[str | int, ...]
 
@@ -109,11 +109,29 @@ Path_ = tuple[str | int, ...]
 
 
 class _Problem(Exception):
-    """A problem at a place in the config: ``path`` of keys and indices, and a message."""
+    """Problems at places in the config: ``(path of keys and indices, message, at_key)``."""
 
     def __init__(self, path: Path_, message: str, *, at_key: bool = False) -> None:
         super().__init__(message)
-        self.path, self.message, self.at_key = path, message, at_key
+        self.items = [(path, message, at_key)]
+
+
+@contextlib.contextmanager
+def _at(path: Path_, name: str = "", keys: Mapping[str, Path_] | None = None) -> Iterator[None]:
+    """Report a library ``UsageError`` at the key of ``keys`` it names, else at ``path``.
+
+    The ``cosine --T_max`` that starts a message about a kwarg is dropped: the config
+    path names the key already.
+    """
+    try:
+        yield
+    except UsageError as exc:
+        for key, kpath in (keys or {}).items():
+            names = f"{re.escape(key)}|{re.escape(key.replace('_', '-'))}"
+            if re.search(rf"(--|')({names})\b", exc.message):
+                raise _Problem(kpath, str(exc).removeprefix(f"{name} --{key} "),
+                               at_key=f"'{key}'" in exc.message) from None
+        raise _Problem(path, str(exc)) from None
 
 
 def _dotted(path: Iterable[str | int]) -> str:
@@ -149,12 +167,11 @@ def check_name(name: str) -> None:
         raise ValueError(
             f"entry names may only use letters, digits, '_', '.' and '-'; got {name!r}"
         )
-    if not _NAME.fullmatch(name):
-        raise ValueError(f"entry names may not start with '.' or '-'; got {name!r}")
+    if name[0] in ".-" or name.endswith("."):
+        raise ValueError(f"entry names may not start with '.' or '-' nor end with '.'; "
+                         f"got {name!r}")
     if len(name) > 100:
         raise ValueError(f"entry name is {len(name)} characters long; at most 100")
-    if name.endswith("."):
-        raise ValueError(f"entry names may not end with '.'; got {name!r}")
     if name.lower() in _RESERVED:
         raise ValueError(f"'{name}' is reserved for the gallery's own {name.lower()} file")
 
@@ -185,25 +202,18 @@ def _read(path: Path) -> str:
 def _yaml_error(exc: Exception, label: str) -> ConfigError:
     """Turn a ruamel error into a ``ConfigError`` that names the line and column."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    context = getattr(exc, "context", None)
+    start = getattr(exc, "context_mark", None)
     where = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark is not None else label
-    text = " ".join(str(problem).split())
+    text = " ".join(str(getattr(exc, "problem", None) or str(exc).splitlines()[0]).split())
+    context = " ".join(str(getattr(exc, "context", None) or "").split())
     if type(exc).__name__ == "DuplicateKeyError":
-        first = getattr(exc, "context_mark", None)
-        text = f"duplicate key: {text}" + (
-            f" (the mapping starts at line {first.line + 1})" if first is not None else "")
-    elif context and context not in text:
-        start = getattr(exc, "context_mark", None)
+        return ConfigError(f"{where}: duplicate key: {text}" + (
+            f" (the mapping starts at line {start.line + 1})" if start is not None else ""))
+    if context and context not in text:
         since = (f" (from {start.line + 1}:{start.column + 1})"
                  if start is not None and mark is not None and start.line != mark.line else "")
-        text = f"{' '.join(str(context).split())}{since}: {text}"
-    return ConfigError(f"{where}: YAML syntax error: {text}" if "duplicate" not in text
-                       else f"{where}: {text}")
-
-
-def _tag_name(tag: str) -> str:
-    return "!!" + tag[len(_CORE_TAG):] if tag.startswith(_CORE_TAG) else tag
+        text = f"{context}{since}: {text}"
+    return ConfigError(f"{where}: YAML syntax error: {text}")
 
 
 def _scan(text: str, label: str) -> None:
@@ -214,16 +224,8 @@ def _scan(text: str, label: str) -> None:
     ``%YAML`` version other than 1.2, more than one document, and deep nesting.
     """
     from ruamel.yaml import YAML
+    from ruamel.yaml import events as ev
     from ruamel.yaml.error import YAMLError
-    from ruamel.yaml.events import (
-        AliasEvent,
-        CollectionEndEvent,
-        CollectionStartEvent,
-        DocumentStartEvent,
-        MappingStartEvent,
-        NodeEvent,
-        ScalarEvent,
-    )
 
     def fail(event: Any, message: str) -> ConfigError:
         mark = event.start_mark
@@ -233,7 +235,7 @@ def _scan(text: str, label: str) -> None:
     documents = 0
     try:
         for event in YAML(typ="rt").parse(text):
-            if isinstance(event, DocumentStartEvent):
+            if isinstance(event, ev.DocumentStartEvent):
                 documents += 1
                 if documents > 1:
                     raise fail(event, "a config holds one YAML document; found a second '---'")
@@ -241,14 +243,14 @@ def _scan(text: str, label: str) -> None:
                     version = ".".join(map(str, event.version))
                     raise fail(event, f"'%YAML {version}' is not supported; configs are "
                                "YAML 1.2 (remove the %YAML line)")
-            if not isinstance(event, NodeEvent):
-                if isinstance(event, CollectionEndEvent) and stack:
+            if not isinstance(event, ev.NodeEvent):
+                if isinstance(event, ev.CollectionEndEvent) and stack:
                     stack.pop()
                 continue
             is_key = bool(stack) and stack[-1][0] == 1 and stack[-1][1] % 2 == 0
             if stack:
                 stack[-1][1] += 1
-            if isinstance(event, AliasEvent):
+            if isinstance(event, ev.AliasEvent):
                 raise fail(event, f"aliases (*{event.anchor}) are not allowed in a config; "
                            "write the value out")
             if event.anchor is not None:
@@ -256,15 +258,16 @@ def _scan(text: str, label: str) -> None:
                            "write each value out")
             tag = getattr(event, "tag", None)
             if tag is not None:
-                raise fail(event, f"tag '{_tag_name(str(tag))}' is not allowed: a config is "
-                           "plain data (numbers, text, true/false, lists, mappings)")
-            if is_key and not isinstance(event, ScalarEvent):
+                tag = str(tag).replace(_CORE_TAG, "!!", 1)
+                raise fail(event, f"tag '{tag}' is not allowed: a config is plain data "
+                           "(numbers, text, true/false, lists, mappings)")
+            if is_key and not isinstance(event, ev.ScalarEvent):
                 raise fail(event, "a mapping key must be plain text, not a list or mapping")
             if is_key and event.value == "<<" and event.style is None:
                 raise fail(event, "merge keys (<<) are not allowed in a config; write the "
                            "keys out")
-            if isinstance(event, CollectionStartEvent):
-                stack.append([int(isinstance(event, MappingStartEvent)), 0])
+            if isinstance(event, ev.CollectionStartEvent):
+                stack.append([int(isinstance(event, ev.MappingStartEvent)), 0])
                 if len(stack) > MAX_DEPTH:
                     raise fail(event, f"the config nests deeper than {MAX_DEPTH} levels")
     except YAMLError as exc:
@@ -304,23 +307,18 @@ def _plain(node: Any, path: Path_, source: _Source) -> Any:
             if not isinstance(key, str):
                 raise ConfigError(f"{source.where(sub, at_key=True)}: key {key!r} is not text; "
                                   f"quote it: '{key}'")
-            out[str(key)] = _plain(value, sub, source)
+            out[key] = _plain(value, sub, source)
         return out
     if isinstance(node, list):
-        items = []
-        for i, value in enumerate(node):
+        for i in range(len(node)):
             with contextlib.suppress(AttributeError, KeyError, IndexError, TypeError):
                 source.values[(*path, i)] = tuple(node.lc.item(i))  # type: ignore[attr-defined]
-            items.append(_plain(value, (*path, i), source))
-        return items
+        return [_plain(value, (*path, i), source) for i, value in enumerate(node)]
     if isinstance(node, (bool, ScalarBoolean)):
         return bool(node)
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, str):
-        return str(node)
+    for plain in (int, float, str):
+        if isinstance(node, plain):
+            return plain(node)
     return node
 
 
@@ -348,22 +346,21 @@ def _metric(value: Any) -> Any:
 
 
 def _formats(value: Any) -> Any:
-    if value is None:
-        return None
     try:
-        return parse_formats(value)
+        return None if value is None else parse_formats(value)
     except UsageError as exc:
         raise ValueError(exc.message) from None
 
 
 PosInt = Annotated[int, Field(ge=1)]
+Metric = Annotated[Any, BeforeValidator(_metric)]
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class _RunFields(_Model):
+class _Run(_Model):
     lr: Annotated[Any, BeforeValidator(_lr)] = None
     epochs: PosInt | None = None
     steps_per_epoch: PosInt | None = None
@@ -373,14 +370,17 @@ class _RunFields(_Model):
     warmup_start_factor: Annotated[float, Field(gt=0, le=1)] | None = None
 
 
-class _LookFields(_Model):
+class _Look(_Model):
     log: bool | None = None
     x: Literal["epoch", "step"] | None = None
     momentum: bool | None = None
     annotate: bool | None = None
 
 
-class _Defaults(_RunFields, _LookFields):
+_LOOK_DEFAULTS = {"log": False, "x": "epoch", "momentum": False, "annotate": True}
+
+
+class _Defaults(_Run, _Look):
     formats: Annotated[Any, BeforeValidator(_formats)] = None
 
 
@@ -389,19 +389,25 @@ class _Top(_Model):
     entries: dict[str, Any]
 
 
-class _Common(_RunFields, _LookFields):
-    title: str | None = None
-    description: str | None = None
-    metric: Annotated[Any, BeforeValidator(_metric)] = None
-
-
-class _Single(_Common):
+class _Sub(_Model):
     scheduler: str
     kwargs: dict[str, Any] | None = None
 
 
-class _Sweep(_Single):
-    sweep: dict[str, list[Any]]
+class _Item(_Sub, _Run):
+    label: str | None = None
+    metric: Metric = None
+
+
+class _Common(_Run, _Look):
+    title: str | None = None
+    description: str | None = None
+    metric: Metric = None
+
+
+class _Single(_Common, _Sub):
+    sweep: dict[str, Annotated[list[Any], Field(min_length=1, max_length=12)]] | None = Field(
+        None, min_length=1)
 
 
 class _Compare(_Common):
@@ -409,59 +415,35 @@ class _Compare(_Common):
     layout: Literal["overlay", "grid"] | None = None
 
 
-class _Item(_RunFields):
-    scheduler: str
-    kwargs: dict[str, Any] | None = None
-    label: str | None = None
-    metric: Annotated[Any, BeforeValidator(_metric)] = None
-
-
-class _Sub(_Model):
-    scheduler: str
-    kwargs: dict[str, Any] | None = None
+_WHERE = {_Top: "at the top level", _Defaults: "in defaults", _Item: "in a compare item",
+          _Sub: "in a nested scheduler"}
 
 
 def _validate(model: type[_Model], data: Any, path: Path_) -> Any:
-    """Validate ``data`` with a pydantic model; raise one ``_Problem`` per entry of errors."""
+    """Validate ``data`` with a pydantic model; raise one ``_Problem`` holding every error."""
     if not isinstance(data, dict):
         raise _Problem(path, f"expected a mapping, got {_kind(data)}")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = [_pydantic_problem(model, err, path) for err in exc.errors(include_url=False)]
-        raise _Problems(problems) from None
+        problem = _Problem(path, str(exc))
+        problem.items = [_pydantic_item(model, e, path) for e in exc.errors(include_url=False)]
+        raise problem from None
 
 
-class _Problems(Exception):
-    def __init__(self, problems: list[_Problem]) -> None:
-        super().__init__(problems[0].message)
-        self.problems = problems
-
-
-def _pydantic_problem(model: type[_Model], err: Any, path: Path_) -> _Problem:
+def _pydantic_item(model: type[_Model], err: Any, path: Path_) -> tuple[Path_, str, bool]:
     loc = tuple(p for p in err["loc"] if isinstance(p, (str, int)))
-    full = (*path, *loc)
     kind, value = err["type"], err.get("input")
     if kind == "extra_forbidden":
-        key = str(loc[-1])
-        hint = registry.suggest(key, list(model.model_fields))
-        where = {_Top: "at the top level", _Defaults: "in defaults", _Item: "in a compare item",
-                 _Sub: "in a nested scheduler"}.get(model, "in an entry")
-        message = f"unknown key '{key}' {where}"
-        if hint:
-            message += f" ({hint})"
-        else:
-            message += "; allowed: " + ", ".join(model.model_fields)
-        return _Problem(full, message, at_key=True)
+        hint = registry.suggest(str(loc[-1]), list(model.model_fields))
+        return (*path, *loc), f"unknown key '{loc[-1]}' {_WHERE.get(model, 'in an entry')}" + (
+            f" ({hint})" if hint else "; allowed: " + ", ".join(model.model_fields)), True
     if kind == "missing":
-        return _Problem(path, f"missing required key '{loc[-1]}'")
+        return path, f"missing required key '{loc[-1]}'", False
     msg = str(err["msg"]).removeprefix("Value error, ")
-    if kind != "value_error" and value is not None and not isinstance(value, (dict, list)):
-        msg += f", got {value!r}"
-    elif kind != "value_error" and isinstance(value, (dict, list)):
-        msg += f", got {_kind(value)}"
-    return _Problem(full, msg[0].lower() + msg[1:] if msg[:1].isupper() and msg[1:2].islower()
-                    else msg)
+    if kind not in ("value_error", "too_short", "too_long") and value is not None:
+        msg += f", got {_kind(value) if isinstance(value, (dict, list)) else repr(value)}"
+    return (*path, *loc), msg[0].lower() + msg[1:] if msg[1:2].islower() else msg, False
 
 
 def _kind(value: Any) -> str:
@@ -541,227 +523,63 @@ def parse_formats(value: str | Iterable[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _text(value: Any, path: Path_) -> Any:
-    """Return a YAML value as the text a command line would carry (lists stay lists)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, str) or value is None:
-        return value
-    if isinstance(value, list):
-        out = []
-        for i, item in enumerate(value):
-            if isinstance(item, (list, dict)):
-                raise _Problem((*path, i), f"expected a number or text, got {_kind(item)}")
-            out.append(_text(item, (*path, i)))
-        return out
-    raise _Problem(path, f"expected a number, text or a list, got {_kind(value)}")
+def _refuse_plugins(text: str, path: Path_, allow_import: bool) -> None:
+    """Refuse a ``module:Name`` scheduler, even nested in a SPEC, unless imports are allowed."""
+    for name in [] if allow_import else _PLUGIN.findall(text):
+        if registry.is_plugin(name):
+            raise _Problem(path, f"'{name}' is a plug-in scheduler; a config may import code "
+                           "only when you pass --allow-import")
 
 
-def _scheduler(name: str, path: Path_, allow_import: bool) -> Any:
-    """Return the registry entry of a scheduler, refusing plug-ins without --allow-import."""
-    if registry.is_plugin(name) and not allow_import:
-        raise _Problem(path, f"'{name}' is a plug-in scheduler; a config may import code only "
-                       "when you pass --allow-import")
-    try:
-        return scheduler_info(name)
-    except UsageError as exc:
-        raise _Problem(path, str(exc)) from None
+def _info(scheduler: str, path: Path_, allow_import: bool) -> Any:
+    """Return the registry entry of the ``scheduler:`` at ``path``."""
+    _refuse_plugins(scheduler, (*path, "scheduler"), allow_import)
+    with _at((*path, "scheduler")):
+        return scheduler_info(scheduler)
 
 
-def _check_spec_string(text: str, path: Path_, allow_import: bool) -> None:
-    """Refuse a plug-in named in a SPEC string, or in the SPECs nested in its
-    ``schedulers=[...]``, unless imports are allowed (parsing would import it)."""
-    match = _SPEC_NAME.match(text.strip())
-    if not match:
-        return  # not a SPEC at all: parse_spec says so
-    _scheduler(match.group(1), path, allow_import)
-    rest = (match.group("rest") or "").strip()
-    try:
-        parts = split_top(rest) if rest else []
-    except UsageError:
-        return
-    for part in parts:
-        key, _, value = part.partition("=")
-        value = value.strip()
-        if key.strip() != "schedulers":
-            continue
-        inner = value[1:-1] if value.startswith("[") and value.endswith("]") else value
-        with contextlib.suppress(UsageError):
-            for item in split_top(inner):
-                item = item.strip()
-                if len(item) >= 2 and item[0] == item[-1] and item[0] in "'\"":
-                    item = item[1:-1]
-                _check_spec_string(item, path, allow_import)
+def _build(scheduler: str, kwargs: dict[str, Any] | None, run: dict[str, Any], path: Path_,
+           allow_import: bool, keys: Mapping[str, Path_] | None = None) -> ScheduleSpec:
+    """Build the spec of a ``scheduler``/``kwargs`` mapping; report errors at their keys.
+
+    ``keys`` places kwargs that are not under ``kwargs:`` (a sweep's first values).
+    """
+    info = _info(scheduler, path, allow_import)
+    kwargs = dict(kwargs or {})
+    kpaths = {key: (*path, "kwargs", key) for key in kwargs} | dict(keys or {})
+    for key, raw in kwargs.items():
+        kw, kpath = info.kwarg(key), kpaths[key]
+        if kw is None and key in RUN_KEYS:
+            raise _Problem(kpath, f"'{key}' is a run option, not a kwarg of {info.name}: write "
+                           "it beside kwargs:, not inside", at_key=True)
+        if kw is not None and kw.kind == "specs":
+            subs = raw if isinstance(raw, list) else [raw]
+            kwargs[key] = [_sub(item, (*kpath, i) if isinstance(raw, list) else kpath,
+                                allow_import) for i, item in enumerate(subs)]
+        elif kw is not None and key not in info.from_run:
+            with _at(kpath, info.name, {key: kpath}):
+                parse_value(kw, raw, info.name)
+    with _at((*path, "scheduler"), info.name, kpaths):
+        return make_spec(scheduler, kwargs, **run)
 
 
-def _build(
-    name: str, kwargs: dict[str, Any] | None, run: dict[str, Any], path: Path_,
-    allow_import: bool,
-) -> ScheduleSpec:
-    """Build a spec from a ``scheduler``/``kwargs`` mapping at ``path``, locating errors."""
-    info = _scheduler(name, (*path, "scheduler"), allow_import)
-    texts: dict[str, Any] = {}
-    for key, raw in (kwargs or {}).items():
-        kpath = (*path, "kwargs", key)
-        if key in info.from_run:
-            texts[key] = _text(raw, kpath)
-            continue
-        kw = info.kwarg(key)
-        if kw is None:
-            known = [k.name for k in info.cli_kwargs]
-            if key in RUN_KEYS:
-                message = (f"'{key}' is a run option, not a kwarg of {info.name}: write it "
-                           "beside kwargs:, not inside")
-            else:
-                hint = registry.suggest(key, known)
-                message = f"{info.name} has no kwarg '{key}'" + (
-                    f" ({hint})" if hint else
-                    f"; its kwargs: {', '.join(known)}" if known else "; it takes no kwargs")
-            raise _Problem(kpath, message, at_key=True)
-        if kw.kind == "specs":
-            items = raw if isinstance(raw, list) else [raw]
-            texts[key] = [_sub_spec(item, (*kpath, i) if isinstance(raw, list) else kpath,
-                                    allow_import) for i, item in enumerate(items)]
-            continue
-        value = _text(raw, kpath)
-        if value is None:
-            continue
-        try:
-            parse_value(kw, value, info.name)
-        except UsageError as exc:
-            raise _Problem(kpath, _unflag(str(exc), info.name, key)) from None
-        texts[key] = value
-    missing = [k for k in info.required if k not in texts]
-    if missing:
-        raise _Problem((*path, "kwargs") if kwargs is not None else (*path, "scheduler"),
-                       f"{info.name} needs {', '.join(missing)}: add "
-                       + ", ".join(f"{m}: ..." for m in missing) + " under kwargs:")
-    if run.get("metric") is not None:
-        if info.cls != "ReduceLROnPlateau":
-            raise _Problem((*path, "metric"), f"only plateau (ReduceLROnPlateau) uses a "
-                           f"metric; {info.name} ignores it", at_key=True)
-        try:
-            metric_values(run["metric"], 1)
-        except UsageError as exc:
-            raise _Problem((*path, "metric"), str(exc)) from None
-    try:
-        spec = make_spec(name, texts, **run)
-    except UsageError as exc:
-        raise _Problem(path, str(exc)) from None
-    return spec
-
-
-def _unflag(message: str, scheduler: str, key: str) -> str:
-    """Drop the command-line ``cosine --T_max`` prefix: the config path names the kwarg."""
-    return message.removeprefix(f"{scheduler} --{key} ")
-
-
-def _sub_spec(item: Any, path: Path_, allow_import: bool) -> ScheduleSpec:
+def _sub(item: Any, path: Path_, allow_import: bool) -> ScheduleSpec:
     """Return one nested scheduler of sequential/chained: a SPEC string or a mapping."""
     if isinstance(item, str):
-        _check_spec_string(item, path, allow_import)
-        try:
+        _refuse_plugins(item, path, allow_import)
+        with _at(path):
             return parse_spec(item)
-        except UsageError as exc:
-            raise _Problem(path, str(exc)) from None
     sub = _validate(_Sub, item, path)
     return _build(sub.scheduler, sub.kwargs, {}, path, allow_import)
 
 
-def _run_options(*layers: Any) -> dict[str, Any]:
-    """Merge the run options of defaults, entry and item (later layers win)."""
-    run: dict[str, Any] = {}
-    for layer in layers:
-        for key in ("lr", "epochs", "steps_per_epoch", "step_per", "optimizer", "warmup",
-                    "warmup_start_factor", "metric", "label"):
-            value = getattr(layer, key, None)
-            if value is not None:
-                run[key] = value
-    return run
-
-
-def _look(defaults: _Defaults, entry: _Common) -> dict[str, Any]:
-    """Return the plot options of an entry: its own, else the defaults, else built-ins."""
-    out: dict[str, Any] = {}
-    for key, fallback in (("log", False), ("x", "epoch"), ("momentum", False),
-                          ("annotate", True)):
-        value = getattr(entry, key)
-        out[key] = value if value is not None else (
-            getattr(defaults, key) if getattr(defaults, key) is not None else fallback)
-    return out
-
-
-def _quote(word: str) -> str:
-    return word if re.fullmatch(r"[\w.,:=@/+\-\[\]]+", word) else shlex.quote(word)
-
-
-def _spec_text(spec: ScheduleSpec, *, label: bool = True,
-               common: Mapping[str, Any] | None = None) -> str:
-    """Return a SPEC string with the run options that differ from the defaults.
-
-    Run options equal to ``common`` (given as command-line flags instead) are left out.
-    """
-    base = ScheduleSpec(spec.scheduler)
-    items = [spec.to_spec_string()]
-    for key in RUN_KEYS:
-        value = getattr(spec, key)
-        if common and key in common:
-            if value == common[key]:
-                continue
-        elif value is None or value == getattr(base, key):
-            continue
-        if (key == "label" and not label) or (key == "warmup_start_factor" and not spec.warmup):
-            continue
-        if isinstance(value, tuple):
-            text = str(value[0]) if len(value) == 1 else "[" + ",".join(map(str, value)) + "]"
-        else:
-            text = str(value)
-            if not re.fullmatch(r"[\w.+\-]+", text):
-                text = f'"{text}"' if '"' not in text else repr(text)
-        items.append(f"{key}={text}")
-    head, _, rest = items[0].partition(":")
-    text = head + (":" + ",".join(([rest] if rest else []) + items[1:])
-                   if len(items) > 1 or rest else "")
-    return text.replace("'", '"') if '"' not in text else text
-
-
-def _common_run(run: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the run options ``lrplot compare`` takes as flags, normalised like a spec."""
-    base = ScheduleSpec("constant")
-    out = {k: getattr(base, k) for k in ("lr", "steps_per_epoch", "step_per", "optimizer")}
-    out["epochs"] = None
-    for key in out:
-        if run.get(key) is not None:
-            value = run[key]
-            out[key] = tuple(float(v) for v in value) if key == "lr" else value
-    return out
-
-
-def _compare_flags(common: Mapping[str, Any]) -> str:
-    base = _common_run({})
-    words = []
-    for key, value in common.items():
-        if value != base[key]:
-            text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
-            words += [f"--{key.replace('_', '-')}", text]
-    return "".join(" " + _quote(w) for w in words)
-
-
-def _flags(look: dict[str, Any], title: str | None) -> str:
-    words = []
-    if look["log"]:
-        words.append("--log")
-    if look["x"] != "epoch":
-        words += ["--x", look["x"]]
-    if look["momentum"]:
-        words.append("--momentum")
-    if title:
-        words += ["--title", title]
-    return "".join(" " + _quote(w) for w in words)
+def _check_metric(spec: ScheduleSpec, path: Path_) -> None:
+    """Refuse a metric given to a scheduler other than plateau, or one that cannot be read."""
+    if spec.info.cls != "ReduceLROnPlateau":
+        raise _Problem((*path, "metric"), f"only plateau (ReduceLROnPlateau) uses a metric; "
+                       f"{spec.scheduler} ignores it", at_key=True)
+    with _at((*path, "metric")):
+        metric_values(spec.metric, 1)
 
 
 def _check_size(specs: list[ScheduleSpec], path: Path_) -> None:
@@ -771,10 +589,43 @@ def _check_size(specs: list[ScheduleSpec], path: Path_) -> None:
                        f"may simulate at most {MAX_STEPS:,}")
 
 
-def _entry(
-    name: str, raw: Any, defaults: _Defaults, source: _Source, allow_import: bool,
-) -> Entry:
-    """Validate and build one entry; raise ``_Problem``/``_Problems`` with locations."""
+def _word(value: Any) -> str:
+    """Return a YAML value as command-line text (``true``, ``30,60``)."""
+    if isinstance(value, list):
+        return ",".join(map(_word, value))
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _spec_value(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return (_spec_value(value[0]) if len(value) == 1
+                else "[" + ",".join(map(_spec_value, value)) + "]")
+    return str(value) if re.fullmatch(r"[\w.+-]+", str(value)) else repr(str(value))
+
+
+def _spec_text(spec: ScheduleSpec, shared: ScheduleSpec | None = None) -> str:
+    """Return the SPEC string of ``spec`` with its run options that differ from ``shared``
+    (by default, from lrplot's defaults), strings in double quotes."""
+    shared = shared or ScheduleSpec(spec.scheduler)
+    extra = [f"{key}={_spec_value(getattr(spec, key))}" for key in RUN_KEYS
+             if getattr(spec, key) not in (None, getattr(shared, key))
+             and (key != "warmup_start_factor" or spec.warmup)]
+    text = spec.to_spec_string()
+    if extra:
+        text += ("," if spec.kwargs else ":") + ",".join(extra)
+    return text if '"' in text else text.replace("'", '"')
+
+
+def _flags(entry: Entry) -> str:
+    """Return the plot options of an entry as command-line flags."""
+    words = (["--log"] * entry.log + ["--x", entry.x] * (entry.x != "epoch")
+             + ["--momentum"] * entry.momentum + ["--title", entry.title or ""] * bool(entry.title))
+    return "".join(" " + shlex.quote(w) for w in words)
+
+
+def _entry(name: str, raw: Any, defaults: _Defaults, source: _Source, allow_import: bool
+           ) -> Entry:
+    """Validate and build one entry; raise ``_Problem`` with locations."""
     path: Path_ = ("entries", name)
     try:
         check_name(name)
@@ -791,170 +642,108 @@ def _entry(
         hint = registry.suggest(next(iter(raw), ""), ["scheduler", "compare"]) if raw else None
         raise _Problem(path, "an entry needs scheduler: (a schedule or sweep) or compare: (a "
                        "list of schedules)" + (f" ({hint})" if hint else ""))
-    where = source.where(path, at_key=True)
-    if "compare" in raw:
-        return _compare_entry(name, raw, defaults, path, where, allow_import)
-    model: type[_Single] = _Sweep if "sweep" in raw else _Single
-    data = _validate(model, raw, path)
-    look = _look(defaults, data)
-    run = _run_options(defaults, data)
-    if isinstance(data, _Sweep):
-        return _sweep_entry(name, data, run, look, path, where, allow_import)
-    spec = _build(data.scheduler, data.kwargs, run, path, allow_import)
-    _check_size([spec], path)
-    return Entry(
-        name, "schedule", [[spec]], where,
-        command=spec.to_command() + _flags(look, data.title),
-        spec_text=_spec_text(spec), title=data.title, description=data.description, **look,
-    )
+    data = _validate(_Compare if "compare" in raw else _Single, raw, path)
+    run = {k: v for layer in (defaults, data) for k in RUN_KEYS
+           if (v := getattr(layer, k, None)) is not None}
+    entry = Entry(name, "schedule", [], source.where(path, at_key=True), "", "",
+                  title=data.title, description=data.description,
+                  **{k: next(v for v in (getattr(data, k), getattr(defaults, k), default)
+                             if v is not None) for k, default in _LOOK_DEFAULTS.items()})
+    if isinstance(data, _Compare):
+        _compare_entry(entry, data, run, path, allow_import)
+    elif data.sweep is not None:
+        _sweep_entry(entry, data, run, path, allow_import)
+    else:
+        spec = _build(data.scheduler, data.kwargs, run, path, allow_import)
+        if spec.metric is not None:
+            _check_metric(spec, path)
+        entry.grid, entry.spec_text = [[spec]], _spec_text(spec)
+        entry.command = spec.to_command() + _flags(entry)
+    _check_size(entry.specs, path)
+    return entry
 
 
-def _compare_entry(
-    name: str, raw: dict[str, Any], defaults: _Defaults, path: Path_, where: str,
-    allow_import: bool,
-) -> Entry:
-    data = _validate(_Compare, raw, path)
-    look = _look(defaults, data)
-    run = _run_options(defaults, data)
-    common = _common_run(run)
-    specs, words = [], ["lrplot", "compare"]
+def _compare_entry(entry: Entry, data: _Compare, run: dict[str, Any], path: Path_,
+                   allow_import: bool) -> None:
+    """Fill in a comparison: the run options of the entry are ``lrplot compare`` flags."""
+    if data.metric is not None:
+        with _at((*path, "metric")):
+            metric_values(data.metric, 1)
+    with _at(path):
+        shared = make_spec("constant", **run)
+    specs, words = [], []
     for i, item in enumerate(data.compare):
         ipath = (*path, "compare", i)
         if isinstance(item, str):
-            _check_spec_string(item, ipath, allow_import)
-            run_i = dict(run)
-            if run.get("metric") is not None and not _is_plateau(item):
-                run_i.pop("metric")
-            try:
-                spec = parse_spec(item, **run_i)
-            except UsageError as exc:
-                raise _Problem(ipath, str(exc)) from None
-            if spec.label is None:
-                spec.label = item.strip()
-            if spec.metric is not None:
-                try:
-                    metric_values(spec.metric, 1)
-                except UsageError as exc:
-                    raise _Problem(ipath, str(exc)) from None
-            verbatim = not any(k in run_i for k in ("warmup", "warmup_start_factor", "metric"))
-            text = item.strip() if verbatim else _spec_text(spec, label=False, common=common)
+            _refuse_plugins(item, ipath, allow_import)
+            with _at(ipath):
+                spec = parse_spec(item, **run)
+            word = item.strip()
         elif isinstance(item, dict):
             model = _validate(_Item, item, ipath)
-            run_i = _run_options(defaults, data, model)
-            if model.metric is None and data.metric is not None and not _is_plateau(
-                    model.scheduler):
-                run_i.pop("metric")
-            spec = _build(model.scheduler, model.kwargs, run_i, ipath, allow_import)
-            text = _spec_text(spec, label=False, common=common)
-            if spec.label is None:
-                spec.label = text
+            spec = _build(model.scheduler, model.kwargs, run | {
+                k: v for k in RUN_KEYS if (v := getattr(model, k)) is not None}, ipath,
+                allow_import)
+            if model.metric is not None:
+                _check_metric(spec, ipath)
+            word = _spec_text(spec, shared)
         else:
             raise _Problem(ipath, f"a compare item is a SPEC string or a mapping, got "
                            f"{_kind(item)}")
-        if spec.label != text:
-            text = _spec_text(spec, common=common)
+        if spec.info.cls != "ReduceLROnPlateau":
+            spec.metric = None  # the entry's metric is for its plateau items
+        spec.label = spec.label or word
         specs.append(spec)
-        words.append(_quote(text))
+        words.append(word)
     labels = [s.label for s in specs]
     if len(set(labels)) != len(labels):
         twice = next(lb for lb in labels if labels.count(lb) > 1)
         raise _Problem((*path, "compare"), f"two compare items have the label {twice!r}; "
                        "give each a distinct label:")
-    _check_size(specs, path)
-    layout = data.layout or "overlay"
-    command = " ".join(words) + _compare_flags(common) + (
-        " --layout grid" if layout == "grid" else "")
-    return Entry(
-        name, "compare", [specs], where, command=command + _flags(look, data.title),
-        spec_text="\n".join(_spec_text(s, label=False) for s in specs), title=data.title,
-        description=data.description, layout=layout, **look,
-    )
+    entry.kind, entry.grid, entry.layout = "compare", [specs], data.layout or "overlay"
+    entry.spec_text = "\n".join(_spec_text(replace(s, label=None)) for s in specs)
+    entry.command = (shlex.join(["lrplot", "compare", *words])
+                     + shared.to_command().removeprefix("lrplot constant")
+                     + " --layout grid" * (entry.layout == "grid") + _flags(entry))
 
 
-def _is_plateau(text: str) -> bool:
-    """Return True when a SPEC string or scheduler name names ReduceLROnPlateau."""
-    match = _SPEC_NAME.match(text.strip())
-    if not match or registry.is_plugin(match.group(1)):
-        return False
-    info = registry.BY_NAME.get(match.group(1).lower())
-    return info is not None and info.cls == "ReduceLROnPlateau"
-
-
-def _sweep_entry(
-    name: str, data: _Sweep, run: dict[str, Any], look: dict[str, Any], path: Path_,
-    where: str, allow_import: bool,
-) -> Entry:
+def _sweep_entry(entry: Entry, data: _Single, run: dict[str, Any], path: Path_,
+                 allow_import: bool) -> None:
+    """Fill in a sweep: ``spec.sweep`` of the entry's spec with each swept kwarg's first value."""
+    assert data.sweep is not None
     spath = (*path, "sweep")
-    info = _scheduler(data.scheduler, (*path, "scheduler"), allow_import)
-    if not 1 <= len(data.sweep) <= 2:
-        raise _Problem(spath, f"sweep takes one kwarg (overlay) or two (grid); got "
-                       f"{len(data.sweep)}")
-    axes: list[tuple[str, list[Any], list[str]]] = []
-    for key, values in data.sweep.items():
-        kpath = (*spath, key)
+    keys = {key: (*spath, key) for key in data.sweep}
+    info = _info(data.scheduler, path, allow_import)
+    kwargs = dict(data.kwargs or {})
+    texts = {key: [_word(v) for v in values] for key, values in data.sweep.items()}
+    for key, values in texts.items():
+        if key in kwargs:
+            raise _Problem(keys[key], f"'{key}' is both in kwargs: and swept; keep it in one "
+                           "place", at_key=True)
         kw = info.kwarg(key)
-        if key in (data.kwargs or {}):
-            raise _Problem(kpath, f"'{key}' is both in kwargs: and swept; keep it in one place",
-                           at_key=True)
-        if kw is None and key not in _SWEEP_RUN_KEYS:
-            known = [k.name for k in info.cli_kwargs] + list(_SWEEP_RUN_KEYS)
-            hint = registry.suggest(key, known)
-            raise _Problem(kpath, f"cannot sweep '{key}': {info.name} has no such kwarg or "
-                           "run option" + (f" ({hint})" if hint else ""), at_key=True)
-        if not 1 <= len(values) <= 12:
-            raise _Problem(kpath, f"a sweep takes 1 to 12 values; got {len(values)}")
-        texts = []
-        for i, value in enumerate(values):
-            text = _text(value, (*kpath, i))
-            if kw is not None and kw.kind != "specs":
-                try:
-                    parse_value(kw, text, info.name)
-                except UsageError as exc:
-                    raise _Problem((*kpath, i), _unflag(str(exc), info.name, key)) from None
-            texts.append(text)
-        shown = [",".join(t) if isinstance(t, list) else str(t) for t in texts]
-        axes.append((key, texts, shown))
-
-    def cell(choice: list[tuple[str, Any]]) -> ScheduleSpec:
-        kwargs = dict(data.kwargs or {})
-        cell_run = dict(run)
-        for key, value in choice:
-            target = cell_run if key in _SWEEP_RUN_KEYS and info.kwarg(key) is None else kwargs
-            target[key] = value
-        spec = _build(data.scheduler, kwargs, cell_run, path, allow_import)
-        spec.label = ", ".join(f"{k}={_show(v)}" for k, v in choice)
-        return spec
-
-    rows_axis = axes[0] if len(axes) == 2 else None
-    cols_key, cols, cols_shown = axes[-1]
-    grid = []
-    for r in rows_axis[1] if rows_axis else [None]:
-        grid.append([cell(([(rows_axis[0], r)] if rows_axis else []) + [(cols_key, c)])
-                     for c in cols])
-    _check_size([s for row in grid for s in row], path)
-    base = grid[0][0]
-    swept = {key for key, _, _ in axes}
-    stripped = replace(base, kwargs={k: v for k, v in base.kwargs.items() if k not in swept},
-                       **{k: getattr(ScheduleSpec(base.scheduler), k) for k in swept
-                          if k in _SWEEP_RUN_KEYS and info.kwarg(k) is None}, label=None)
-    sweeps = " ".join(
-        "--sweep " + _quote(f"{key}=" + (";" if any(isinstance(t, list) for t in texts)
-                                          else ",").join(shown))
-        for key, texts, shown in axes)
-    title = data.title
-    command = stripped.to_command() + " " + sweeps
-    return Entry(
-        name, "sweep", grid, where, command=command + _flags(look, title),
-        spec_text=_spec_text(stripped) + "  sweep " + "  ".join(
-            f"{key}=" + "|".join(shown) for key, _, shown in axes),
-        title=title, description=data.description,
-        row_labels=[f"{rows_axis[0]}={v}" for v in rows_axis[2]] if rows_axis else [],
-        col_labels=[f"{cols_key}={v}" for v in cols_shown], **look,
-    )
-
-
-def _show(value: Any) -> str:
-    return ",".join(value) if isinstance(value, list) else str(value)
+        if kw is not None and kw.kind != "specs":
+            for i, value in enumerate(values):
+                with _at((*keys[key], i), info.name, {key: (*keys[key], i)}):
+                    parse_value(kw, value, info.name)
+        if key not in RUN_KEYS and values:  # as on the command line, the first value
+            kwargs[key] = values[0]  # stands in for a swept kwarg (a required one, say)
+    base = _build(data.scheduler, kwargs, run, path, allow_import, keys)
+    if base.metric is not None:
+        _check_metric(base, path)
+    sweeps = [f"{key}=" + (";" if any("," in v for v in values) else ",").join(values)
+              for key, values in texts.items()]
+    with _at(spath, info.name, keys):
+        entry.grid = sweep(base, sweeps)
+    plain = ScheduleSpec(base.scheduler)
+    stripped = replace(base, kwargs={k: v for k, v in base.kwargs.items() if k not in keys},
+                       **{k: getattr(plain, k) for k in keys if k in RUN_KEYS and
+                          info.kwarg(k) is None}, label=None)
+    (*rows, cols) = [[f"{key}={v}" for v in values] for key, values in texts.items()]
+    entry.kind, entry.row_labels, entry.col_labels = "sweep", rows[0] if rows else [], cols
+    entry.command = " ".join([stripped.to_command(), *(f"--sweep {shlex.quote(s)}"
+                                                       for s in sweeps)]) + _flags(entry)
+    entry.spec_text = _spec_text(stripped) + "  sweep " + "  ".join(
+        f"{key}=" + "|".join(values) for key, values in texts.items())
 
 
 # --------------------------------------------------------------------------- loading
@@ -983,27 +772,21 @@ def load_text(text: str, label: str = "<config>", *, allow_import: bool = False)
     try:
         top = _validate(_Top, data, ())
         defaults = _validate(_Defaults, top.defaults or {}, ("defaults",))
-    except (_Problem, _Problems) as exc:
-        problems = exc.problems if isinstance(exc, _Problems) else [exc]
-        lines = sorted((_format(source, p, None) for p in problems), key=_line_col)
-        raise ConfigError("\n".join(lines)) from None
+    except _Problem as problem:
+        raise ConfigError("\n".join(_format(source, problem, None))) from None
     gallery = Gallery(Path(label), [], [], formats=defaults.formats, total=len(top.entries))
     seen: dict[str, str] = {}
     for name, raw in top.entries.items():
         path: Path_ = ("entries", name)
-        if name.lower() in seen:
-            gallery.problems.append(_format(source, _Problem(
-                path, f"entry names must differ ignoring case: '{seen[name.lower()]}' "
-                "already exists", at_key=True), name))
-            continue
-        seen[name.lower()] = name
         try:
-            gallery.entries.append(_entry(name, raw, defaults, source, allow_import))
+            if name.lower() in seen:
+                raise _Problem(path, f"entry names must differ ignoring case: "
+                               f"'{seen[name.lower()]}' already exists", at_key=True)
+            seen[name.lower()] = name
+            with _at(path):
+                gallery.entries.append(_entry(name, raw, defaults, source, allow_import))
         except _Problem as problem:
-            gallery.problems.append(_format(source, problem, name))
-        except _Problems as many:
-            gallery.problems.extend(sorted((_format(source, p, name) for p in many.problems),
-                                           key=_line_col))
+            gallery.problems.extend(_format(source, problem, name))
     return gallery
 
 
@@ -1015,27 +798,25 @@ def load(path: str | Path, *, allow_import: bool = False) -> Gallery:
     return gallery
 
 
-def _format(source: _Source, problem: _Problem, entry: str | None) -> str:
-    """Return ``file:line:col: entry 'x': field: message`` for a problem.
+def _format(source: _Source, problem: _Problem, entry: str | None) -> list[str]:
+    """Return ``file:line:col: entry 'x': field: message`` per item of a problem, in order.
 
     A problem about a key itself (an unknown key, say) names the key in its message, so
     the field shown is the mapping that holds it.
     """
-    where = source.where(problem.path, at_key=problem.at_key or len(problem.path) <= 2)
-    inner = problem.path[2:] if entry is not None else problem.path
-    if problem.at_key:
-        inner = inner[:-1]
-    text = f"{where}: "
-    if entry is not None:
-        text += f"entry '{entry}': "
-    if inner:
-        text += f"{_dotted(inner)}: "
-    return text + problem.message
+    lines = []
+    for path, message, at_key in problem.items:
+        where = source.where(path, at_key=at_key or len(path) <= 2)
+        inner = path[2:] if entry is not None else path
+        inner = inner[:-1] if at_key else inner
+        lines.append((where, f"{where}: " + (f"entry '{entry}': " if entry is not None else "")
+                      + (f"{_dotted(inner)}: " if inner else "") + message))
+    return [text for _, text in sorted(lines, key=lambda line: _line_col(line[0]))]
 
 
-def _line_col(text: str) -> tuple[int, int]:
-    match = re.match(r".*?:(\d+):(\d+): ", text)
-    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+def _line_col(where: str) -> tuple[int, int]:
+    line, col = where.rsplit(":", 2)[1:]
+    return int(line), int(col)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -1051,7 +832,6 @@ class _Job:
 @dataclass
 class _Result:
     name: str
-    files: list[str] = field(default_factory=list)
     diagnostics: list[tuple[str, str, str | None]] = field(default_factory=list)
     error: str | None = None
 
@@ -1124,21 +904,13 @@ def _draw(job: _Job, result: _Result) -> None:
             if many else None, layout=entry.layout, annotations=notes,
         )
     for fmt in job.formats:
-        name = f"{entry.name}.{fmt}"
-        render.save(figure, Path(job.out) / name)
-        result.files.append(name)
+        render.save(figure, Path(job.out, f"{entry.name}.{fmt}"))
     # The contact sheet's cell: the same figure drawn small (not a full image scaled
     # down), at one shape for all so the sheet's rows stay even.
     width = figure.get_figwidth()
     figure.set_size_inches(width, width * 9 / 16)
     figure.set_dpi(THUMB_PX / width)
     render.save(figure, Path(job.out, THUMBS, f"{entry.name}.png"))
-
-
-def _sheet(images: list[tuple[str, str]], path: str) -> None:
-    from lrplot import render
-
-    render.contact_sheet(images, path, columns=4)
 
 
 # --------------------------------------------------------------------------- index files
@@ -1153,12 +925,12 @@ def _code(text: str) -> str:
     return "<br>".join(f"`{_md(line)}`" for line in text.splitlines() if line) or "—"
 
 
-def _readme(entries: list[Entry], results: dict[str, _Result], config_link: str,
-            image: Callable[[str], str], link: Callable[[str], str]) -> str:
+def _readme(entries: list[Entry], results: dict[str, _Result], config_name: str,
+            image: str, link: str) -> str:
     lines = [
         "# Learning-rate schedule gallery",
         "",
-        f"Rendered by `lrplot gallery` from {config_link}: {len(entries)} "
+        f"Rendered by `lrplot gallery` from `{config_name}`: {len(entries)} "
         f"entr{'y' if len(entries) == 1 else 'ies'}. Each curve is the learning rate that "
         "every optimizer step uses, taken from the real `torch.optim.lr_scheduler` class "
         "stepped like a training loop. Do not edit: regenerate with `lrplot gallery`.",
@@ -1170,9 +942,8 @@ def _readme(entries: list[Entry], results: dict[str, _Result], config_link: str,
     ]
     for entry in entries:
         result = results[entry.name]
-        img = image(entry.name)
-        cell_img = (f'<a href="{link(entry.name)}"><img src="{img}" width="240" '
-                    f'alt="{entry.name}"></a>')
+        cell_img = (f'<a href="{entry.name}.{link}"><img src="{entry.name}.{image}" '
+                    f'width="240" alt="{entry.name}"></a>')
         about = f"**{_md(entry.name)}**" + (f"<br>{_md(entry.description)}"
                                              if entry.description else "")
         diags = "<br>".join(
@@ -1207,19 +978,18 @@ p{margin:.3rem 0}
 
 
 def _index(entries: list[Entry], results: dict[str, _Result], config_name: str,
-           image: Callable[[str], str], link: Callable[[str], str]) -> str:
+           image: str, link: str) -> str:
     esc = html.escape
     cards = []
     for entry in entries:
         result = results[entry.name]
-        img = esc(image(entry.name))
         diags = "".join(
             f'<li class="{level}">{esc(message)}' + (f"<br><em>{esc(fix)}</em>" if fix else "")
             + "</li>" for level, message, fix in result.diagnostics)
         cards.append(
             f'<div class="card" id="{esc(entry.name)}">'
-            f'<a href="{esc(link(entry.name))}"><img src="{img}" alt="{esc(entry.name)}" '
-            'loading="lazy"></a>'
+            f'<a href="{esc(entry.name)}.{link}"><img src="{esc(entry.name)}.{image}" '
+            f'alt="{esc(entry.name)}" loading="lazy"></a>'
             f"<h2>{esc(entry.name)}</h2>"
             + (f"<p>{esc(entry.description)}</p>" if entry.description else "")
             + "".join(f"<p><code>{esc(line)}</code></p>" for line in entry.spec_text.splitlines())
@@ -1373,28 +1143,20 @@ def _finish(gallery: Gallery, entries: list[Entry], results: dict[str, _Result],
     """Write the contact sheet, README.md and index.html into staging; return all outputs."""
     produced = [f"{e.name}.{fmt}" for e in entries for fmt in formats]
     thumb = "png" if "png" in formats else formats[0]
-
     full = "svg" if "svg" in formats else thumb
-
-    def image(name: str) -> str:
-        return f"{name}.{thumb}"
-
-    def link(name: str) -> str:
-        return f"{name}.{full}"
-
     if entries:
+        from lrplot.render import contact_sheet
+
         images = [(e.name, os.path.join(staging, THUMBS, f"{e.name}.png")) for e in entries]
         sheet = os.path.join(staging, SHEET)
         if pool is not None:  # a worker has matplotlib loaded already
-            pool.submit(_sheet, images, sheet).result()
+            pool.submit(contact_sheet, images, sheet, 4).result()
         else:
-            _sheet(images, sheet)
+            contact_sheet(images, sheet, 4)
         produced.append(SHEET)
     # The name only: a path would tie the bytes to where the config and DIR sit.
-    config_name, config_md = gallery.path.name, f"`{gallery.path.name}`"
-    readme = _readme(entries, results, config_md, image, link)
-    index = _index(entries, results, config_name, image, link)
-    for name, text in ((README, readme), (INDEX, index)):
+    for name, write in ((README, _readme), (INDEX, _index)):
+        text = write(entries, results, gallery.path.name, thumb, full)
         with open(os.path.join(staging, name), "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
     return [*produced, README, INDEX]
@@ -1410,14 +1172,11 @@ def _publish(produced: list[str], staging: str, out_dir: Path, console: Console)
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create {out_dir}: {exc.strerror or exc}") from None
-    written = 0
-    for name in produced:
+    stale, missing = _changes(produced, staging, out_dir)
+    for name in stale + missing:
         data = Path(staging, name).read_bytes()
-        target = out_dir / name
-        if target.is_file() and target.read_bytes() == data:
-            continue
-        atomic_write(target, lambda f, data=data: f.write(data), binary=True)
-        written += 1
+        atomic_write(out_dir / name, lambda f, data=data: f.write(data), binary=True)
+    written = len(stale) + len(missing)
     unchanged = len(produced) - written
     console.print(f"wrote {written} file{'s' if written != 1 else ''} to {out_dir}"
                   + (f" ({unchanged} unchanged)" if unchanged else ""))
@@ -1425,6 +1184,14 @@ def _publish(produced: list[str], staging: str, out_dir: Path, console: Console)
     if others:
         console.print(Text(f"note: {len(others)} image(s) in {out_dir} are not from this config "
                            f"and were left alone: {', '.join(others)}", style="dim"))
+
+
+def _changes(produced: list[str], staging: str, out_dir: Path) -> tuple[list[str], list[str]]:
+    """Return the files of ``out_dir`` that differ from the fresh render, and those missing."""
+    missing = [name for name in produced if not (out_dir / name).is_file()]
+    stale = [name for name in produced if name not in missing
+             and (out_dir / name).read_bytes() != Path(staging, name).read_bytes()]
+    return stale, missing
 
 
 def _foreign_images(produced: list[str], out_dir: Path) -> list[str]:
@@ -1443,13 +1210,7 @@ def _compare(produced: list[str], staging: str, out_dir: Path, config: Path,
     """Compare the fresh render with ``out_dir``; print stale/missing files; return 0/1."""
     from rich.text import Text
 
-    stale, missing = [], []
-    for name in produced:
-        target = out_dir / name
-        if not target.is_file():
-            missing.append(name)
-        elif target.read_bytes() != Path(staging, name).read_bytes():
-            stale.append(name)
+    stale, missing = _changes(produced, staging, out_dir)
     if not stale and not missing:
         console.print(Text(f"{out_dir} is up to date ({len(produced)} files match)",
                            style="green"))
