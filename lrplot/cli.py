@@ -460,17 +460,10 @@ def _make_specs(name: str, kwargs: dict[str, Any], options: dict[str, Any]) -> A
     if run.get("warmup") == 0:
         run.pop("warmup")
     sweeps = options.get("sweep") or []
-    for text in sweeps:  # a swept kwarg need not be given on its own too
-        key, _, values = text.partition("=")
-        if key.strip() and key.strip() not in specs.RUN_KEYS and kwargs.get(key.strip()) is None:
-            kwargs[key.strip()] = values.split(";" if ";" in values else ",")[0]
-    base = specs.make_spec(name, kwargs, **run)
-    grid = specs.sweep(base, sweeps) if sweeps else [[base]]
+    base, grid = specs.sweep_grid(name, kwargs, sweeps, **run)
     if sweeps and not options.get("title"):
-        swept = {text.partition("=")[0].strip() for text in sweeps}
-        base.kwargs = {k: v for k, v in base.kwargs.items() if k not in swept}
         options["title"] = " ".join([base.to_command(), *(f"--sweep {t}" for t in sweeps)])
-    _check_limit([s for row in grid for s in row], options["max_steps"])
+    specs.check_steps([s for row in grid for s in row], options["max_steps"])
     return grid
 
 
@@ -499,18 +492,6 @@ def _plot(name: str, kwargs: dict[str, Any], options: dict[str, Any]) -> None:
     from lrplot.files import default_name
 
     _present(grid, options, default_out=default_name(grid[0][0].scheduler))
-
-
-def _check_limit(specs: list[Any], max_steps: int) -> None:
-    total = max(s.resolved().n_steps for s in specs)
-    if total > max_steps:
-        shown = f"{total:,}" if total < 10**15 else f"over 10^{len(str(total)) - 1}"
-        raise UsageError(
-            f"the run has {shown} optimizer steps, over the limit of {max_steps:,}",
-            hint=f"raise it with --max-steps {total}"
-            if total < 10**15
-            else "use fewer epochs or steps per epoch (or raise --max-steps)",
-        )
 
 
 def _present(
@@ -669,7 +650,7 @@ def compare(
             elif spec.label is None:
                 spec.label = _clean(text)
             parsed.append(spec)
-        _check_limit(parsed, max_steps)
+        specs_mod.check_steps(parsed, max_steps)
         options = {
             "out": out,
             "table": table,

@@ -806,6 +806,56 @@ def sweep(base: ScheduleSpec, sweeps: list[str]) -> list[list[ScheduleSpec]]:
     return grid
 
 
+def sweep_grid(
+    scheduler: str, kwargs: Mapping[str, Any], sweeps: list[str], **run: Any
+) -> tuple[ScheduleSpec, list[list[ScheduleSpec]]]:
+    """Return the base spec (without the swept kwargs) and the grid of a command's sweeps.
+
+    A swept kwarg need not also be given on its own: its first value stands in while the
+    base spec is checked (so a required kwarg can be swept).
+
+    Example:
+        >>> base, grid = sweep_grid("cosine", {}, ["T_max=5,10"])
+        >>> base.to_command(), [s.label for s in grid[0]]
+        ('lrplot cosine', ['T_max=5', 'T_max=10'])
+    """
+    filled = dict(kwargs)
+    swept = set()
+    for text in sweeps:
+        key, _, values = text.partition("=")
+        key = key.strip()
+        swept.add(key)
+        if key and key not in RUN_KEYS and filled.get(key) is None:
+            filled[key] = values.split(";" if ";" in values else ",")[0]
+    base = make_spec(scheduler, filled, **run)
+    if not sweeps:
+        return base, [[base]]
+    grid = sweep(base, sweeps)
+    base.kwargs = {k: v for k, v in base.kwargs.items() if k not in swept}
+    return base, grid
+
+
+def check_steps(specs: list[ScheduleSpec], max_steps: int = DEFAULT_MAX_STEPS) -> None:
+    """Refuse runs longer than ``max_steps`` optimizer steps, naming the figure.
+
+    Example:
+        >>> check_steps([make_spec("cosine", {"T_max": 10})], max_steps=5)
+        Traceback (most recent call last):
+        ...
+        lrplot.errors.UsageError: the run has 10 optimizer steps, over the limit of 5 (...)
+    """
+    total = max(s.resolved().n_steps for s in specs)
+    if total > max_steps:
+        huge = total >= 10**15
+        shown = f"over 10^{len(str(total)) - 1}" if huge else f"{total:,}"
+        raise UsageError(
+            f"the run has {shown} optimizer steps, over the limit of {max_steps:,}",
+            hint="use fewer epochs or steps per epoch (or raise --max-steps)"
+            if huge
+            else f"raise it with --max-steps {total}",
+        )
+
+
 def _with_changes(base: ScheduleSpec, changes: dict[str, str]) -> ScheduleSpec:
     kwargs: dict[str, Any] = dict(base.kwargs)
     run = {k: getattr(base, k) for k in RUN_KEYS if k != "label"}
