@@ -7,10 +7,10 @@ PIP_ARGS ?=
 
 .PHONY: demo test gallery bench clean
 
-$(VENV)/.installed: pyproject.toml constraints-cpu.txt
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet $(PIP_ARGS) -c constraints-cpu.txt -e ".[dev]"
+	$(PY) -m pip install --quiet $(PIP_ARGS) -c constraints.txt -e ".[dev]"
 	touch $@
 
 demo: $(VENV)/.installed

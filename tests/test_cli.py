@@ -188,7 +188,7 @@ BAD = [
     (["plateau", "--mode", "minimum"], 2, "min, max"),
     (["cosine", "--T_max", "5", "--lr", "-0.1"], 2, "positive"),
     (["cosine", "--T_max", "5", "--lr", "abc"], 2, "expects a number"),
-    (["cosine", "--T_max", "5", "--epochs", "0"], 2, "greater than or equal to 1"),
+    (["cosine", "--T_max", "5", "--epochs", "0"], 2, "--epochs"),
     (["cosine", "--T_max", "5", "--optimizer", "adma"], 2, "did you mean adam"),
     (["cosine", "--T_max", "5", "--step-per", "batch"], 2, "epoch or iter"),
     (["cosine", "--T_max", "5", "-o", "x.gif"], 2, "extension"),
