@@ -58,7 +58,6 @@ def simulate(spec: ScheduleSpec | str, *, progress: Progress | None = None, **ru
     """
     given = coerce_spec(spec, **run)
     spec = given.resolved()
-    torch = _import_torch()
     optimizer = build_optimizer(spec)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -66,7 +65,6 @@ def simulate(spec: ScheduleSpec | str, *, progress: Progress | None = None, **ru
         scheduler = build_scheduler(spec, optimizer)
         schedule = _step(spec, optimizer, scheduler, progress)
     schedule.title = given.to_command()
-    del torch
     _check_finite(schedule)
     notes = sorted({str(w.message).splitlines()[0] for w in caught})
     schedule.notes[:0] = [f"torch: {n}" for n in notes]
@@ -368,10 +366,7 @@ def _events(spec: ScheduleSpec, schedule: Schedule) -> list[Event]:
     n_sched = schedule.n // unit
     kw = spec.kwargs
     cls = spec.info.cls
-    found: list[tuple[int, str, str]] = []
-    offset = spec.warmup
-    if spec.warmup:
-        found.append((spec.warmup, "phase", "warmup ends"))
+    found: list[tuple[int, str, str]] = []  # in scheduler steps after any warmup
     if cls == "StepLR":
         size = kw["step_size"]
         gamma = kw.get("gamma", 0.1)
@@ -397,12 +392,9 @@ def _events(spec: ScheduleSpec, schedule: Schedule) -> list[Event]:
     elif cls == "ReduceLROnPlateau":
         drops = np.flatnonzero(np.any(np.diff(schedule.lr[::unit], axis=0) < 0, axis=1)) + 1
         found += [(int(k), "reduce", "reduce") for k in drops]
-        offset = 0
-    if cls not in ("ReduceLROnPlateau",):
-        found = [
-            (k + offset if kind != "phase" or label != "warmup ends" else k, kind, label)
-            for k, kind, label in found
-        ]
+    found = [(k + spec.warmup, kind, label) for k, kind, label in found]
+    if spec.warmup:
+        found.insert(0, (spec.warmup, "phase", "warmup ends"))
     events = [Event(k * unit, kind, label) for k, kind, label in found if 0 < k * unit < schedule.n]
     if schedule.stopped:
         events.append(Event(schedule.n, "stop", "stopped"))

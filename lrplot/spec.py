@@ -281,7 +281,7 @@ def parse_value(kw: KwargInfo, raw: Any, scheduler: str = "") -> Any:
     if (kw.optional and isinstance(raw, str) and raw.strip().lower() == "none") or raw is None:
         return None
     if kw.kind == "expr":
-        return [_expression(item, what) for item in (raw if isinstance(raw, list) else [raw])]
+        return [_expression(item) for item in (raw if isinstance(raw, list) else [raw])]
     if kw.kind == "specs":
         subs = [
             item if isinstance(item, ScheduleSpec) else parse_spec(str(item))
@@ -360,7 +360,7 @@ def _check_typed(kw: KwargInfo, value: Any, what: str) -> Any:
     return value
 
 
-def _expression(item: Any, what: str) -> Any:
+def _expression(item: Any) -> Any:
     if callable(item):
         return item
     from lrplot.expr import parse_expression

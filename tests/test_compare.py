@@ -184,20 +184,10 @@ def test_compare_term_and_table():
 # ------------------------------------------------------------------ sweep
 
 
-def test_sweep_of_a_required_kwarg(tmp_path):
+@pytest.mark.parametrize("given", [[], ["--T_max", "10"]], ids=["required-kwarg", "overridden"])
+def test_sweep_columns_equal_separate_simulations(tmp_path, given):
     out = tmp_path / "s.csv"
-    result = invoke("cosine", "--epochs", "150", "--sweep", "T_max=50,100,150", "-o", str(out))
-    assert_clean(result)
-    header, cols = read_csv(out)
-    assert header == ["step", "epoch", "T_max=50", "T_max=100", "T_max=150"]
-    for t in (50, 100, 150):
-        want = lrplot.simulate(f"cosine:T_max={t}", epochs=150).lr[:, 0]
-        assert np.array_equal(floats(cols[f"T_max={t}"]), want)
-
-
-def test_sweep_columns_equal_separate_simulations(tmp_path):
-    out = tmp_path / "s.csv"
-    result = invoke("cosine", "--T_max", "10", "--epochs", "150",
+    result = invoke("cosine", *given, "--epochs", "150",
                     "--sweep", "T_max=50,100,150", "-o", str(out))
     assert_clean(result)
     header, cols = read_csv(out)
