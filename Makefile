@@ -1,4 +1,5 @@
-# Two entry points: `make demo` renders cosine.png, `make test` runs lint + the test suite.
+# Two entry points: `make demo` renders cosine.png, `make test` runs the checks (ruff, ruff
+# format, mypy, the import layering) and the test suite.
 # Both create .venv (Python 3.11, CPU torch) on first use.
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -18,6 +19,9 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check lrplot tests benchmarks
+	$(VENV)/bin/ruff format --check lrplot tests benchmarks
+	$(VENV)/bin/mypy lrplot
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 gallery: $(VENV)/.installed

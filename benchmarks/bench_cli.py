@@ -4,8 +4,8 @@ Run: ``python benchmarks/bench_cli.py [--quick]`` (``make bench``). Each figure 
 median of several runs; paired measurements alternate the two sides so background load
 hits both alike.
 
-1. ``lrplot --help`` and ``lrplot list`` wall time (target < 0.3 s).
-2. ``lrplot cosine --T_max 150 -o x.png`` vs a bare script doing the same (target <= 1.15x).
+1. ``lrplot --help`` and ``lrplot list`` wall time (target < 0.25 s).
+2. ``lrplot cosine --T_max 150 -o x.png`` vs the floor script doing the same (target <= 1.10x).
 3. 1,000,000 steps: lrplot's stepping loop vs a bare ``scheduler.step()`` loop (<= 1.2x).
 4. 1,000,000 steps end to end to PNG vs bare stepping + one savefig (<= 1.3x).
 5. Peak memory (max RSS) of ``lrplot cosine`` over 10,000,000 steps (< 500 MB).
@@ -26,21 +26,31 @@ BIN = Path(sys.executable).parent
 LRPLOT = str(BIN / "lrplot")
 
 BARE_SCRIPT = """
-import sys
+# The floor: what any script drawing this curve must do (import torch and matplotlib, build
+# the real optimizer and scheduler, step, save one figure), with the one-off torch._dynamo
+# import skipped the same way lrplot skips it, so only lrplot's own overhead is measured.
+import sys, warnings
 import torch
 from torch.optim.lr_scheduler import CosineAnnealingLR
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+warnings.simplefilter("ignore")
 n = int(sys.argv[1])
+for klass in torch.optim.SGD.__mro__:
+    for attr in vars(klass).values():
+        inner, code = getattr(attr, "__wrapped__", None), getattr(attr, "__code__", None)
+        if inner is not None and code is not None and code.co_name == "inner":
+            inner.__dynamo_disable = inner
 opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
 sched = CosineAnnealingLR(opt, T_max=n)
 lrs = []
 for _ in range(n):
     lrs.append(opt.param_groups[0]["lr"])
     sched.step()
-plt.plot(lrs)
-plt.savefig(sys.argv[2])
+fig = Figure(figsize=(8, 4.5), dpi=200)
+FigureCanvasAgg(fig)
+fig.add_subplot().plot(lrs)
+fig.savefig(sys.argv[2])
 """
 
 LOOP_SCRIPT = """
@@ -113,28 +123,51 @@ def main() -> None:
 
         for what in (["--help"], ["list"]):
             t = statistics.median(wall([LRPLOT, *what], tmp) for _ in range(runs * 2))
-            rows.append((f"lrplot {' '.join(what)}", f"{t:.3f} s", "< 0.3 s"))
+            rows.append((f"lrplot {' '.join(what)}", f"{t:.3f} s", "< 0.25 s"))
 
         ours, base = paired(
             [LRPLOT, "cosine", "--T_max", "150", "-o", "x.png"],
-            [sys.executable, bare, "150", "b.png"], runs, tmp,
+            [sys.executable, bare, "150", "b.png"],
+            runs,
+            tmp,
         )
-        rows.append(("cosine T_max=150 -> PNG", f"{ours:.2f} s vs bare {base:.2f} s",
-                     f"{ours / base:.2f}x (<= 1.15x)"))
+        rows.append(
+            (
+                "cosine T_max=150 -> PNG",
+                f"{ours:.2f} s vs floor {base:.2f} s",
+                f"{ours / base:.2f}x (<= 1.10x)",
+            )
+        )
 
         n = 1_000_000
-        out = subprocess.run([sys.executable, loop, str(n), str(max(3, runs // 2))],
-                             capture_output=True, text=True, check=True).stdout.split()
+        out = subprocess.run(
+            [sys.executable, loop, str(n), str(max(3, runs // 2))],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
         b, o, ratio = (float(v) for v in out)
-        rows.append(("1M steps: stepping loop (CPU)", f"{o:.2f} s vs bare {b:.2f} s",
-                     f"{ratio:.2f}x (<= 1.2x, median of paired runs)"))
+        rows.append(
+            (
+                "1M steps: stepping loop (CPU)",
+                f"{o:.2f} s vs bare {b:.2f} s",
+                f"{ratio:.2f}x (<= 1.2x, median of paired runs)",
+            )
+        )
 
         ours, base = paired(
             [LRPLOT, "cosine", "--T_max", str(n), "-o", "m.png"],
-            [sys.executable, bare, str(n), "mb.png"], max(3, runs // 2), tmp,
+            [sys.executable, bare, str(n), "mb.png"],
+            max(3, runs // 2),
+            tmp,
         )
-        rows.append(("1M steps -> PNG", f"{ours:.2f} s vs bare {base:.2f} s",
-                     f"{ours / base:.2f}x (<= 1.3x)"))
+        rows.append(
+            (
+                "1M steps -> PNG",
+                f"{ours:.2f} s vs bare {base:.2f} s",
+                f"{ours / base:.2f}x (<= 1.3x)",
+            )
+        )
 
         if not args.quick:
             mb = peak_rss_mb([LRPLOT, "cosine", "--T_max", "10000000", "-o", "big.png"], tmp)

@@ -66,8 +66,15 @@ def main() -> int:
         separate_dir, gallery_dir = Path(tmp, "separate"), Path(tmp, "gallery")
         separate_dir.mkdir()
         cmds = commands(config, separate_dir)
-        gallery_argv = [LRPLOT, "gallery", str(config), "--out", str(gallery_dir),
-                        "--jobs", str(args.jobs)]
+        gallery_argv = [
+            LRPLOT,
+            "gallery",
+            str(config),
+            "--out",
+            str(gallery_dir),
+            "--jobs",
+            str(args.jobs),
+        ]
 
         def gallery_once() -> float:
             wall, done = _run(gallery_argv)
@@ -92,10 +99,14 @@ def main() -> int:
     ratio = gallery / separate
     print(f"config: {config} ({len(cmds)} entries), gallery --jobs {args.jobs}")
     print(f"separate lrplot invocations (sum): {separate:7.2f} s")
-    print(f"lrplot gallery (median of {len(gallery_runs)}):      {gallery:7.2f} s   runs: "
-          + ", ".join(f"{w:.2f}" for w in gallery_runs))
-    print(f"ratio gallery / separate:          {ratio:7.3f}   target <= {TARGET}: "
-          f"{'PASS' if ratio <= TARGET else 'FAIL'}")
+    print(
+        f"lrplot gallery (median of {len(gallery_runs)}):      {gallery:7.2f} s   runs: "
+        + ", ".join(f"{w:.2f}" for w in gallery_runs)
+    )
+    print(
+        f"ratio gallery / separate:          {ratio:7.3f}   target <= {TARGET}: "
+        f"{'PASS' if ratio <= TARGET else 'FAIL'}"
+    )
     for failure in failures:
         print("separate command failed:", failure, file=sys.stderr)
     return 0 if ratio <= TARGET and not failures else 1

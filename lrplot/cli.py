@@ -2,18 +2,17 @@
 
 Scheduler commands (``lrplot cosine --T_max 150``) are built on demand from the
 registry, so ``lrplot --help`` and ``lrplot list`` import neither torch nor matplotlib.
-Library errors (``LrplotError``) become exit code 2 (usage) or 1 (runtime) here and
-only here.
+Every command's run and output options come from ``lrplot.options``. Library errors
+(``LrplotError``) become exit code 2 (usage) or 1 (runtime) here and only here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import inspect
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -22,10 +21,8 @@ from typer.core import TyperCommand, TyperGroup
 
 from lrplot import registry
 from lrplot.errors import LrplotError, UsageError
-from lrplot.spec import DEFAULT_MAX_STEPS, DEFAULT_WARMUP_START, RUN_KEYS
+from lrplot.options import DISPLAY, RUN, DisplayOptions, Option, RunOptions
 
-RUN = "Run options"
-OUT = "Output options"
 KW = "Scheduler kwargs"
 EXAMPLES = {
     "cosine": "lrplot cosine --T_max 150",
@@ -51,20 +48,11 @@ EXAMPLES = {
 # --------------------------------------------------------------------------- errors
 
 
-def _console(stderr: bool = False) -> Any:
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
-
-
 def fail(error: LrplotError) -> NoReturn:
     """Print one clear error line (and its hint) to stderr and exit with its code."""
-    from rich.markup import escape
+    from lrplot import report
 
-    console = _console(stderr=True)
-    console.print(f"[bold red]error:[/] {escape(error.message)}")
-    if error.hint:
-        console.print(f"  [dim]hint:[/] {escape(error.hint)}")
+    report.console(stderr=True).print(report.error_lines(error.message, error.hint))
     raise typer.Exit(error.exit_code)
 
 
@@ -77,182 +65,59 @@ def _reported(debug: bool = False) -> Iterator[None]:
             raise
         fail(error)
     except KeyboardInterrupt:
-        _console(stderr=True).print("[bold red]interrupted[/]: no partial file was left behind")
+        from lrplot import report
+
+        report.console(stderr=True).print(report.interrupted())
         raise typer.Exit(130) from None
 
 
 # --------------------------------------------------------------------------- options
 
-LrOpt = Annotated[
-    str,
-    typer.Option(
-        "--lr",
-        metavar="LR[,LR..]",
-        rich_help_panel=RUN,
-        help="Initial lr of each param group; a comma list makes one curve per group.",
-    ),
-]
-EpochsOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--epochs",
-        min=1,
-        rich_help_panel=RUN,
-        metavar="N",
-        help="Epochs to simulate. Default: enough for T_max/T_0/total_iters, else 100.",
-    ),
-]
-SpeOpt = Annotated[
-    int,
-    typer.Option(
-        "--steps-per-epoch",
-        min=1,
-        metavar="K",
-        rich_help_panel=RUN,
-        help="Optimizer steps (batches) per epoch.",
-    ),
-]
-StepPerOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--step-per",
-        metavar="epoch|iter",
-        rich_help_panel=RUN,
-        help="When scheduler.step() runs. Default: iter for cyclic/onecycle, else epoch.",
-    ),
-]
-OptimizerOpt = Annotated[
-    str,
-    typer.Option(
-        "--optimizer",
-        metavar="sgd|adam|adamw",
-        rich_help_panel=RUN,
-        help="Dummy optimizer: SGD (momentum 0.9) records momentum, Adam/AdamW beta1.",
-    ),
-]
-WarmupOpt = Annotated[
-    int,
-    typer.Option(
-        "--warmup",
-        min=0,
-        metavar="N",
-        rich_help_panel=RUN,
-        help="Prepend a LinearLR warmup of N scheduler steps (via SequentialLR).",
-    ),
-]
-WarmupStartOpt = Annotated[
-    float,
-    typer.Option(
-        "--warmup-start-factor", rich_help_panel=RUN, help="Start factor of the --warmup LinearLR."
-    ),
-]
-MetricOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--metric",
-        rich_help_panel=RUN,
-        help="ReduceLROnPlateau metric: a list '1,0.9,0.9', an expression of epoch, "
-        "or @file.csv:column. Default: a seeded synthetic loss.",
-    ),
-]
-MaxStepsOpt = Annotated[
-    int,
-    typer.Option(
-        "--max-steps",
-        min=1,
-        metavar="N",
-        rich_help_panel=RUN,
-        help="Refuse runs longer than this many optimizer steps.",
-    ),
-]
-OutOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--out",
-        "-o",
-        metavar="PATH",
-        rich_help_panel=OUT,
-        help="Write .png .svg .pdf .csv .json (repeatable); '-' writes CSV "
-        "to stdout. Default: SCHEDULER.png.",
-    ),
-]
-TableOpt = Annotated[
-    bool, typer.Option("--table", rich_help_panel=OUT, help="Print a table of the steps.")
-]
-EveryOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--every",
-        min=1,
-        rich_help_panel=OUT,
-        metavar="K",
-        help="With --table: also show every K-th step. Default: about 40 rows.",
-    ),
-]
-TermOpt = Annotated[
-    bool, typer.Option("--term", rich_help_panel=OUT, help="Draw the curve in the terminal.")
-]
-LogOpt = Annotated[bool, typer.Option("--log", rich_help_panel=OUT, help="Log-scale lr axis.")]
-XOpt = Annotated[
-    str, typer.Option("--x", metavar="epoch|step", rich_help_panel=OUT, help="X axis unit.")
-]
-TitleOpt = Annotated[
-    str | None,
-    typer.Option("--title", rich_help_panel=OUT, help="Plot title. Default: the command line."),
-]
-MomentumOpt = Annotated[
-    bool,
-    typer.Option(
-        "--momentum", rich_help_panel=OUT, help="Add a momentum/beta1 panel (and CSV columns)."
-    ),
-]
-AnnotateOpt = Annotated[
-    bool, typer.Option("--annotate", rich_help_panel=OUT, help="Draw the diagnostics on the plot.")
-]
-SweepOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--sweep",
-        metavar="KWARG=V1,V2..",
-        rich_help_panel=RUN,
-        help="Plot a family of curves as a kwarg varies; twice makes a grid.",
-    ),
-]
-DebugOpt = Annotated[bool, typer.Option("--debug", hidden=True, help="Show tracebacks.")]
+_TYPES: dict[str, Any] = {
+    "lr": str,
+    "int": int,
+    "float": float,
+    "choice": str,
+    "bool": bool,
+    "text": str,
+    "metric": str,
+    "texts": list[str],
+}
 
 
-def _template(
-    *,
-    lr: LrOpt = "0.1",
-    epochs: EpochsOpt = None,
-    steps_per_epoch: SpeOpt = 1,
-    step_per: StepPerOpt = None,
-    optimizer: OptimizerOpt = "sgd",
-    warmup: WarmupOpt = 0,
-    warmup_start_factor: WarmupStartOpt = DEFAULT_WARMUP_START,
-    metric: MetricOpt = None,
-    sweep: SweepOpt = None,
-    max_steps: MaxStepsOpt = DEFAULT_MAX_STEPS,
-    out: OutOpt = None,
-    table: TableOpt = False,
-    every: EveryOpt = None,
-    term: TermOpt = False,
-    log: LogOpt = False,
-    x: XOpt = "epoch",
-    title: TitleOpt = None,
-    momentum: MomentumOpt = False,
-    annotate: AnnotateOpt = False,
-    debug: DebugOpt = False,
-) -> None:
-    """Hold the options every scheduler command shares (never called)."""
+def _parameter(opt: Option) -> inspect.Parameter:
+    """Return the Typer parameter of a declared option."""
+    kind = _TYPES[opt.kind]
+    if opt.default is None:
+        kind = kind | None
+    names = [opt.flag, *([opt.short] if opt.short else [])]
+    option = typer.Option(
+        *names,
+        metavar=opt.metavar,
+        min=opt.minimum if opt.kind in ("int", "float") else None,
+        rich_help_panel=opt.panel,
+        help=opt.help,
+    )
+    return inspect.Parameter(
+        opt.name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=opt.default,
+        annotation=Annotated[kind, option],
+    )
 
 
-TEMPLATE_DEFAULTS = {name: p.default for name, p in inspect.signature(_template).parameters.items()}
+_DEBUG = inspect.Parameter(
+    "debug",
+    inspect.Parameter.KEYWORD_ONLY,
+    default=False,
+    annotation=Annotated[bool, typer.Option("--debug", hidden=True, help="Show tracebacks.")],
+)
 
 
-def _flag(param: str) -> str:
-    """Return the long flag of a template option without dashes (``steps-per-epoch``)."""
-    return param.replace("_", "-")
+def _parameters(options: Iterable[Option], skip: Iterable[str] = ()) -> list[inspect.Parameter]:
+    """Return the Typer parameters of some declared options (and ``--debug``)."""
+    taken = set(skip)
+    return [_parameter(o) for o in options if o.flag.lstrip("-") not in taken] + [_DEBUG]
 
 
 def _clean(value: Any) -> Any:
@@ -264,21 +129,24 @@ def _clean(value: Any) -> Any:
     return value
 
 
-RUN_OPTIONS = tuple(k for k in RUN_KEYS if k != "label")
-#: runs of at least this many steps (about a second of stepping) show a progress bar.
-PROGRESS_FROM = 300_000
-CHECK_HIDDEN = {
-    "out",
-    "table",
-    "every",
-    "term",
-    "log",
-    "x",
-    "title",
-    "momentum",
-    "annotate",
-    "sweep",
-}
+def _split(values: dict[str, Any]) -> tuple[RunOptions, DisplayOptions]:
+    """Return the run and display options among a command's parsed values."""
+    run = RunOptions(**{o.name: _clean(values[o.name]) for o in RUN if o.name in values})
+    display = DisplayOptions(
+        **{
+            o.name: values[o.name] if o.name == "out" else _clean(values[o.name])
+            for o in DISPLAY
+            if o.name in values
+        }
+    )
+    return run, display
+
+
+def _command(func: Any, params: list[inspect.Parameter]) -> Any:
+    """Give ``func(**values)`` the signature Typer reads its options from."""
+    func.__signature__ = inspect.Signature(params)
+    func.__annotations__ = {p.name: p.annotation for p in params}
+    return func
 
 
 def _kwarg_help(kw: registry.KwargInfo) -> str:
@@ -300,52 +168,39 @@ def _completer(values: tuple[str, ...]) -> Any:
     return lambda incomplete: [v for v in values if v.startswith(incomplete)]
 
 
+def _kwarg_parameter(kw: registry.KwargInfo) -> inspect.Parameter:
+    kind = list[str] | None if kw.repeatable else str | None
+    option = typer.Option(
+        f"--{kw.name}",
+        metavar=kw.metavar,
+        help=_kwarg_help(kw),
+        rich_help_panel=KW,
+        show_default=False,
+        autocompletion=_completer(kw.choices or (("true", "false") if kw.kind == "bool" else ())),
+    )
+    return inspect.Parameter(
+        f"kw_{kw.name}",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[kind, option],
+    )
+
+
 def _scheduler_command(name: str, check: bool = False) -> Any:
     """Build the click command for one scheduler (its kwargs become options)."""
-    from lrplot.spec import scheduler_info
+    from lrplot.plugins import scheduler_info
 
     info = scheduler_info(name)
     taken = {kw.name for kw in info.cli_kwargs}  # a plug-in kwarg wins over a run option
-    params = [
-        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
-        for p in inspect.signature(_template, eval_str=True).parameters.values()
-        if not (check and p.name in CHECK_HIDDEN) and _flag(p.name) not in taken
-    ]
-    for kw in info.cli_kwargs:
-        kind = list[str] | None if kw.repeatable else str | None
-        option = typer.Option(
-            f"--{kw.name}",
-            metavar=kw.metavar,
-            help=_kwarg_help(kw),
-            rich_help_panel=KW,
-            show_default=False,
-            autocompletion=_completer(
-                kw.choices or (("true", "false") if kw.kind == "bool" else ())
-            ),
-        )
-        params.insert(
-            len([p for p in params if p.name.startswith("kw_")]),
-            inspect.Parameter(
-                f"kw_{kw.name}",
-                inspect.Parameter.KEYWORD_ONLY,
-                default=None,
-                annotation=Annotated[kind, option],
-            ),
-        )
+    options = [o for o in RUN + DISPLAY if o.check or not check]
+    params = [_kwarg_parameter(kw) for kw in info.cli_kwargs] + _parameters(options, taken)
 
     def command(**values: Any) -> None:
         kwargs = {k[3:]: _clean(v) for k, v in values.items() if k.startswith("kw_")}
-        options = {**TEMPLATE_DEFAULTS}
-        options.update(
-            (k, v if k == "out" else _clean(v))
-            for k, v in values.items()
-            if not k.startswith("kw_")
-        )
-        with _reported(options.get("debug", False)):
-            (_check if check else _plot)(name, kwargs, options)
+        run, display = _split(values)
+        with _reported(values.get("debug", False)):
+            (_check if check else _plot)(name, kwargs, run, display)
 
-    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    command.__annotations__ = {p.name: p.annotation for p in params}
     required = " ".join(f"--{k} {info.kwarg(k).metavar}" for k in info.required)  # type: ignore[union-attr]
     example = EXAMPLES.get(info.name, f"lrplot {name} {required}".strip())
     if check:
@@ -362,7 +217,7 @@ def _scheduler_command(name: str, check: bool = False) -> Any:
         short_help=info.summary,
         rich_help_panel="Schedulers",
         context_settings={"help_option_names": ["-h", "--help"]},
-    )(command)
+    )(_command(command, params))
     return typer.main.get_command(single)
 
 
@@ -453,111 +308,30 @@ app.add_typer(check_app, name="check")
 # --------------------------------------------------------------------------- actions
 
 
-def _make_specs(name: str, kwargs: dict[str, Any], options: dict[str, Any]) -> Any:
-    from lrplot import spec as specs
+def _present(request: Any) -> None:
+    """Run a request through the pipeline and print what it produced."""
+    from lrplot import pipeline, report
 
-    run = {k: options[k] for k in RUN_OPTIONS if k in options}
-    if run.get("warmup") == 0:
-        run.pop("warmup")
-    sweeps = options.get("sweep") or []
-    base, grid = specs.sweep_grid(name, kwargs, sweeps, **run)
-    if sweeps and not options.get("title"):
-        options["title"] = " ".join([base.to_command(), *(f"--sweep {t}" for t in sweeps)])
-    specs.check_steps([s for row in grid for s in row], options["max_steps"])
-    return grid
+    out = report.console(stderr="-" in request.outputs)
+    result = pipeline.run(request, progress=report.progress_bar(out))
+    for part in report.result_view(result):
+        out.print(part)
 
 
-def _simulate(spec: Any, console: Any) -> Any:
-    from lrplot.engine import simulate
+def _plot(name: str, kwargs: dict[str, Any], run: RunOptions, display: DisplayOptions) -> None:
+    from lrplot import pipeline
 
-    resolved = spec.resolved()
-    if resolved.n_steps < PROGRESS_FROM:
-        return simulate(spec)
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(
-        TextColumn("simulating"),
-        BarColumn(),
-        TextColumn("{task.completed:,}/{task.total:,} steps"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("sim", total=resolved.n_steps)
-        return simulate(spec, progress=lambda done, total: bar.update(task, completed=done))
+    _present(pipeline.schedule_request(name, kwargs, run, display))
 
 
-def _plot(name: str, kwargs: dict[str, Any], options: dict[str, Any]) -> None:
-    grid = _make_specs(name, kwargs, options)
-    from lrplot.files import default_name
+def _check(name: str, kwargs: dict[str, Any], run: RunOptions, display: DisplayOptions) -> None:
+    from lrplot import pipeline, report
 
-    _present(grid, options, default_out=default_name(grid[0][0].scheduler))
-
-
-def _present(
-    grid: list[list[Any]],
-    options: dict[str, Any],
-    *,
-    default_out: str,
-    compare: bool = False,
-    layout: str = "overlay",
-) -> None:
-    """Simulate a grid of specs, write the outputs, print tables, curve and summary."""
-    from rich.text import Text
-
-    from lrplot import files, report
-
-    outs = list(options.get("out") or []) or [default_out]
-    console = _console(stderr="-" in outs)
-    files.check_outputs(outs)
-    schedules = [[_simulate(s, console) for s in row] for row in grid]
-    flat = [s for row in schedules for s in row]
-    diagnostics = _diagnose(grid, schedules)
-    term = None
-    if options["term"]:  # drawn before any file is written: it may refuse (--log)
-        term = report.term_plot(flat, log=options["log"], x=options["x"], title=options["title"])
-    written = files.write_outputs(
-        schedules,
-        outs,
-        log=options["log"],
-        x=options["x"],
-        title=options["title"],
-        momentum=options["momentum"],
-        layout=layout,
-        compare=compare,
-        annotations=[d.message for d in diagnostics] if options.get("annotate") else (),
-    )
-    if options["table"]:
-        for schedule in flat:
-            console.print(report.table(schedule, every=options["every"]))
-    if term is not None:
-        console.print(Text.from_ansi(term))
-    if len(flat) > 1:
-        console.print(report.compare_table(flat))
-    console.print(
-        report.summary(flat[0], outputs=written, diagnostics=diagnostics, stats=len(flat) == 1)
-    )
-
-
-def _diagnose(grid: list[list[Any]], schedules: list[list[Any]]) -> list[Any]:
-    from lrplot.diagnose import diagnose
-
-    found = []
-    for spec_row, schedule_row in zip(grid, schedules, strict=True):
-        for spec, schedule in zip(spec_row, schedule_row, strict=True):
-            found += diagnose(spec.resolved(), schedule)
-    return found
-
-
-def _check(name: str, kwargs: dict[str, Any], options: dict[str, Any]) -> None:
-    from lrplot import report
-
-    console = _console()
-    grid = _make_specs(name, kwargs, options)
-    schedules = [[_simulate(s, console) for s in row] for row in grid]
-    diagnostics = _diagnose(grid, schedules)
-    console.print(report.check_report(grid[0][0].to_command(), diagnostics))
-    if any(d.level == "warning" for d in diagnostics):
+    request = pipeline.schedule_request(name, kwargs, run, display)
+    out = report.console()
+    result = pipeline.run(request, progress=report.progress_bar(out), write=False)
+    out.print(report.check_report(request.specs[0].to_command(), result.diagnostics))
+    if result.warnings:
         raise typer.Exit(1)
 
 
@@ -581,87 +355,62 @@ def list_schedulers() -> None:
         )
         for i in registry.SCHEDULERS
     ]
-    _console().print(report.scheduler_list(rows))
+    report.console().print(report.scheduler_list(rows))
 
 
-@app.command("compare", rich_help_panel="Commands")
-def compare(
-    specs: Annotated[
-        list[str],
-        typer.Argument(
-            metavar="SPEC...",
-            help="Schedules as name:k=v,k=v (lists in [..], strings quoted); up to 12.",
-        ),
-    ],
-    label: Annotated[
-        list[str] | None, typer.Option("--label", help="A legend label per SPEC, in order.")
-    ] = None,
-    layout: Annotated[
-        str, typer.Option("--layout", metavar="overlay|grid", help="One plot, or one panel each.")
-    ] = "overlay",
-    lr: LrOpt = "0.1",
-    epochs: EpochsOpt = None,
-    steps_per_epoch: SpeOpt = 1,
-    step_per: StepPerOpt = None,
-    optimizer: OptimizerOpt = "sgd",
-    warmup: WarmupOpt = 0,
-    warmup_start_factor: WarmupStartOpt = DEFAULT_WARMUP_START,
-    metric: MetricOpt = None,
-    max_steps: MaxStepsOpt = DEFAULT_MAX_STEPS,
-    out: OutOpt = None,
-    table: TableOpt = False,
-    every: EveryOpt = None,
-    term: TermOpt = False,
-    log: LogOpt = False,
-    x: XOpt = "epoch",
-    title: TitleOpt = None,
-    momentum: MomentumOpt = False,
-    debug: DebugOpt = False,
-) -> None:
+def compare(**values: Any) -> None:
     """Compare schedules side by side: one overlay (or a grid), a legend and a summary table.
 
     Example: [bold]lrplot compare "cosine:T_max=100" "step:step_size=30,gamma=0.5" -o cmp.svg[/]
     """
-    from lrplot import spec as specs_mod
+    from lrplot import pipeline
 
-    with _reported(debug):
-        if not 1 <= len(specs) <= 12:
-            raise UsageError(f"compare takes 1 to 12 SPECs, got {len(specs)}")
-        if label and len(label) != len(specs):
-            raise UsageError(f"--label given {len(label)} times for {len(specs)} SPECs")
-        if layout not in ("overlay", "grid"):
-            raise UsageError(f"--layout must be overlay or grid, got {layout!r}")
-        run = {
-            "lr": lr,
-            "steps_per_epoch": steps_per_epoch,
-            "step_per": step_per,
-            "optimizer": optimizer,
-            "warmup": warmup or None,
-            "warmup_start_factor": warmup_start_factor,
-            "metric": metric,
-        }
-        parsed = []
-        for i, text in enumerate(specs):
-            spec = specs_mod.parse_spec(_clean(text), **run)
-            if epochs is not None and spec.epochs is None:
-                spec = dataclasses.replace(spec, epochs=epochs)
-            if label:
-                spec.label = _clean(label[i])
-            elif spec.label is None:
-                spec.label = _clean(text)
-            parsed.append(spec)
-        specs_mod.check_steps(parsed, max_steps)
-        options = {
-            "out": out,
-            "table": table,
-            "every": every,
-            "term": term,
-            "log": log,
-            "x": x,
-            "title": _clean(title),
-            "momentum": momentum,
-        }
-        _present([parsed], options, default_out="compare.png", compare=True, layout=layout)
+    run, display = _split(values)
+    with _reported(values["debug"]):
+        _present(
+            pipeline.compare_request(
+                _clean(values["specs"]), _clean(values["label"]), values["layout"], run, display
+            )
+        )
+
+
+_COMPARE_ARGS = [
+    inspect.Parameter(
+        "specs",
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        annotation=Annotated[
+            list[str],
+            typer.Argument(
+                metavar="SPEC...",
+                help="Schedules as name:k=v,k=v (lists in [..], strings quoted); up to 12.",
+            ),
+        ],
+    ),
+    inspect.Parameter(
+        "label",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[
+            list[str] | None, typer.Option("--label", help="A legend label per SPEC, in order.")
+        ],
+    ),
+    inspect.Parameter(
+        "layout",
+        inspect.Parameter.KEYWORD_ONLY,
+        default="overlay",
+        annotation=Annotated[
+            str,
+            typer.Option("--layout", metavar="overlay|grid", help="One plot, or one panel each."),
+        ],
+    ),
+]
+app.command("compare", rich_help_panel="Commands")(
+    _command(
+        compare,
+        _COMPARE_ARGS
+        + _parameters([o for o in RUN + DISPLAY if o.name not in ("sweep", "annotate")]),
+    )
+)
 
 
 @app.command("gallery", rich_help_panel="Commands")
@@ -687,25 +436,28 @@ def gallery(
     allow_import: Annotated[
         bool, typer.Option("--allow-import", help="Let the config load plug-in schedulers.")
     ] = False,
-    debug: DebugOpt = False,
+    debug: Annotated[bool, typer.Option("--debug", hidden=True, help="Show tracebacks.")] = False,
 ) -> None:
     """Render every entry of a YAML config: images, README.md, index.html, contact sheet.
 
     Example: [bold]lrplot gallery configs/gallery.yaml --out gallery/[/]
     """
     from lrplot import gallery as gallery_mod
+    from lrplot import report
 
-    with _reported(debug):
-        code = gallery_mod.run(
+    out = report.console()
+    with _reported(debug), report.gallery_progress(out) as progress:
+        done = gallery_mod.run(
             config,
             out_dir,
             jobs=jobs,
             formats=formats,
             check=check,
             allow_import=allow_import,
-            console=_console(),
+            progress=progress,
         )
-    raise typer.Exit(code)
+    out.print(report.gallery_report(done))
+    raise typer.Exit(0 if done.ok else 1)
 
 
 def main(argv: list[str] | None = None) -> Any:

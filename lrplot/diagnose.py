@@ -22,15 +22,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from lrplot.registry import TORCH_MODULE
+from lrplot.registry import ints as _ints
 from lrplot.schedule import Schedule
 from lrplot.spec import ScheduleSpec
 
 __all__ = ["CHECKS", "Diagnostic", "diagnose"]
 
 Level = Literal["warning", "info"]
-#: the module of the built-in schedulers; plug-ins are judged only by their curve.
-_TORCH = TORCH_MODULE
 #: a horizon at least this many times the run counts as "far larger" than the run.
 _FAR = 2
 #: ``lr-near-zero-long``: share of the run, and share of the peak lr, that count.
@@ -104,29 +102,11 @@ def _check(code: str, explanation: str) -> Callable[[Check], Check]:
 # --------------------------------------------------------------------------- helpers
 
 
-def _cls(spec: ScheduleSpec) -> str:
-    """Return the torch class name of a built-in scheduler, or "" for a plug-in."""
-    info = spec.info
-    return info.cls if info.module == _TORCH else ""
-
-
-def _subs(spec: ScheduleSpec) -> list[ScheduleSpec]:
-    """Return the nested schedulers of a SequentialLR / ChainedScheduler (else [])."""
-    subs = spec.kwargs.get("schedulers") or []
-    return [s for s in subs if isinstance(s, ScheduleSpec)]
-
-
 def _int(value: Any) -> int | None:
     """Return ``value`` as an int when it is an integral number, else None."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return int(value) if float(value).is_integer() else None
-
-
-def _ints(value: Any) -> list[int]:
-    """Return the integral numbers of a list (or of a single value)."""
-    items = value if isinstance(value, (list, tuple)) else [value]
-    return [i for i in (_int(v) for v in items) if i is not None]
 
 
 def _pct(fraction: float) -> str:
@@ -164,12 +144,14 @@ def _upturns(lr: np.ndarray) -> int:
 
 def _last_cosine(spec: ScheduleSpec, run: _Run) -> tuple[ScheduleSpec, int, str] | None:
     """Return the cosine that ends the run, its first scheduler step and what precedes it."""
-    if _cls(spec) == "CosineAnnealingLR":
+    if spec.traits.climbs_after:
         return spec, run.warmup, f"the {run.length(run.warmup, '-')} warmup" if run.warmup else ""
-    subs, milestones = _subs(spec), _ints(spec.kwargs.get("milestones"))
+    subs, milestones = spec.subs, _ints(spec.get("milestones"))
     if (
-        _cls(spec) == "SequentialLR" and len(subs) >= 2 and milestones
-        and _cls(subs[-1]) == "CosineAnnealingLR"
+        spec.traits.composite == "sequential"
+        and len(subs) >= 2
+        and milestones
+        and subs[-1].traits.climbs_after
     ):
         start = run.warmup + milestones[-1]
         return subs[-1], start, f"its SequentialLR milestone at {milestones[-1]}"
@@ -186,11 +168,12 @@ def _cosine_short_tmax(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Ite
     if found is None:
         return
     cosine, start, before = found
-    t_max = _int(cosine.kwargs.get("T_max"))
+    key = cosine.traits.climbs_after or ""
+    t_max = _int(cosine.get(key))
     steps = run.n - start
     if t_max is None or steps <= 0 or t_max >= steps:
         return
-    segment = schedule.lr[start * run.unit:]
+    segment = schedule.lr[start * run.unit :]
     climbs = max((_upturns(segment[:, g]) for g in range(schedule.groups)), default=0)
     if not climbs:
         return
@@ -199,9 +182,10 @@ def _cosine_short_tmax(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Ite
     else:
         where = f"the run is {run.length(steps)}"
     yield Diagnostic(
-        "cosine-short-tmax", "warning",
-        f"T_max={t_max} but {where}: the lr climbs back up {_times(climbs)}",
-        f"for a single decay over the run use {_flag(spec, cosine, 'T_max', [steps])}",
+        "cosine-short-tmax",
+        "warning",
+        f"{key}={t_max} but {where}: the lr climbs back up {_times(climbs)}",
+        f"for a single decay over the run use {_flag(spec, cosine, key, [steps])}",
     )
 
 
@@ -211,24 +195,10 @@ def _horizons(spec: ScheduleSpec) -> Iterator[tuple[ScheduleSpec, str, list[int]
     ``kind`` is ``decay`` (the schedule ends there), ``cycle`` (a period), ``interval``
     (StepLR's step_size) or ``milestones`` (MultiStepLR's decay points).
     """
-    cls, kw = _cls(spec), spec.kwargs
-    if cls == "CosineAnnealingLR":
-        yield spec, "T_max", _ints(kw.get("T_max")), "decay"
-    elif cls == "PolynomialLR":
-        yield spec, "total_iters", _ints(kw.get("total_iters", 5)), "decay"
-    elif cls == "LinearLR" and kw.get("end_factor", 1.0) < kw.get("start_factor", 1 / 3):
-        yield spec, "total_iters", _ints(kw.get("total_iters", 5)), "decay"  # a decay, not a warmup
-    elif cls == "OneCycleLR" and kw.get("total_steps"):
-        yield spec, "total_steps", _ints(kw["total_steps"]), "decay"
-    elif cls == "CosineAnnealingWarmRestarts":
-        yield spec, "T_0", _ints(kw.get("T_0")), "cycle"
-    elif cls == "CyclicLR":
-        yield spec, "step_size_up", _ints(kw.get("step_size_up", 2000)), "cycle"
-    elif cls == "StepLR":
-        yield spec, "step_size", _ints(kw.get("step_size")), "interval"
-    elif cls == "MultiStepLR":
-        yield spec, "milestones", sorted(set(_ints(kw.get("milestones")))), "milestones"
-    for sub in _subs(spec):
+    if spec.traits.horizons is not None:
+        for key, values, kind in spec.traits.horizons(spec):
+            yield spec, key, values, kind
+    for sub in spec.subs:
         yield from _horizons(sub)
 
 
@@ -277,15 +247,15 @@ def _horizon_unit_mismatch(
                 continue  # a milestone past the run: milestones-beyond-run says it
             if batches:
                 fix = (
-                    f"use --step-per iter ({key}={shown} matches the run's {total} "
-                    "optimizer steps)"
+                    f"use --step-per iter ({key}={shown} matches the run's {total} optimizer steps)"
                 )
             else:
                 target = run.main // 2 if key == "step_size_up" else run.main
                 one = "cycle" if kind == "cycle" else "decay"
                 fix = f"for one {one} over the run use {_flag(spec, owner, key, [max(1, target)])}"
             yield Diagnostic(
-                "horizon-unit-mismatch", "warning",
+                "horizon-unit-mismatch",
+                "warning",
                 f"{key}={shown} but the scheduler steps once per epoch and the run has "
                 f"{run.length(run.main)}: only {_pct(run.main / h)} of the schedule is used",
                 fix,
@@ -301,15 +271,16 @@ def _onecycle_stopped(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Iter
     """Yield a warning when the simulation stopped before the planned run ended."""
     if not schedule.stopped:
         return
-    cls = _cls(spec) or spec.info.cls
+    cls, total = spec.info.cls, spec.traits.total_kwarg
     fix = None
-    if cls == "OneCycleLR":
+    if total:
         fix = (
-            f"use --total_steps {run.main} (the run's scheduler steps), or drop --total_steps "
+            f"use --{total} {run.main} (the run's scheduler steps), or drop --{total} "
             "to derive it from --epochs and --steps-per-epoch"
         )
     yield Diagnostic(
-        "onecycle-stopped", "warning",
+        "onecycle-stopped",
+        "warning",
         f"{cls} ran out of steps at step {schedule.n} of {schedule.planned_steps}; "
         "training would crash there",
         fix,
@@ -325,11 +296,15 @@ def _milestones_beyond_run(
     spec: ScheduleSpec, schedule: Schedule, run: _Run
 ) -> Iterator[Diagnostic]:
     """Yield a warning for milestones and step sizes the run never reaches."""
-    cls, main = _cls(spec), run.main
+    main = run.main
     if main <= 0:
         return
-    if cls == "MultiStepLR":
-        milestones = sorted(set(_ints(spec.kwargs.get("milestones"))))
+    own = {
+        kind: (key, values)
+        for key, values, kind in (spec.traits.horizons(spec) if spec.traits.horizons else [])
+    }
+    if "milestones" in own:
+        milestones = own["milestones"][1]
         beyond = [m for m in milestones if m >= main]
         if beyond:
             shown = ",".join(map(str, beyond))
@@ -340,31 +315,35 @@ def _milestones_beyond_run(
                 what = "that decay never happens" if one else "those decays never happen"
             label = "milestone" if one else "milestones"
             yield Diagnostic(
-                "milestones-beyond-run", "warning",
+                "milestones-beyond-run",
+                "warning",
                 f"{label} {shown} at or past the end of the run ({run.length(main)}): {what}",
                 f"use milestones below {main}, or --epochs "
                 f"{run.epochs_for(run.warmup + beyond[-1] + 1)} to reach them",
             )
-    elif cls == "StepLR":
-        size = _int(spec.kwargs.get("step_size"))
+    elif "interval" in own:
+        key, sizes = own["interval"]
+        size = sizes[0] if sizes else None
         if size is not None and size >= main:
             fix = f"--epochs {run.epochs_for(run.warmup + size + 1)} to reach it"
             if main >= 4:
-                fix = f"--step_size {main // 3} for 3 decays, or " + fix
+                fix = f"--{key} {main // 3} for 3 decays, or " + fix
             yield Diagnostic(
-                "milestones-beyond-run", "warning",
-                f"step_size={size} but the run is {run.length(main)}: StepLR never decays",
+                "milestones-beyond-run",
+                "warning",
+                f"{key}={size} but the run is {run.length(main)}: {spec.info.cls} never decays",
                 "use " + fix,
             )
-    elif cls == "SequentialLR":
-        subs, milestones = _subs(spec), _ints(spec.kwargs.get("milestones"))
+    elif spec.traits.composite == "sequential":
+        subs, milestones = spec.subs, _ints(spec.get("milestones"))
         if not milestones or milestones[0] >= main:
             return  # a first phase longer than the run: warmup-longer-than-run says it
         late = [(i, m) for i, m in enumerate(milestones) if i > 0 and m >= main]
         for i, m in late:
             phase = subs[i + 1].scheduler if i + 1 < len(subs) else f"phase {i + 2}"
             yield Diagnostic(
-                "milestones-beyond-run", "warning",
+                "milestones-beyond-run",
+                "warning",
                 f"SequentialLR milestone {m} is at or past the end of the run "
                 f"({run.length(main)}): the {phase} phase never starts",
                 f"use a milestone below {main}, or --epochs {run.epochs_for(run.warmup + m + 1)}",
@@ -373,10 +352,10 @@ def _milestones_beyond_run(
 
 def _warmup_subs(spec: ScheduleSpec) -> Iterator[ScheduleSpec]:
     """Yield the LinearLR/ConstantLR schedulers that run from the start of ``spec``."""
-    if _cls(spec) in ("LinearLR", "ConstantLR"):
+    if spec.traits.warmup:
         yield spec
-    elif _cls(spec) == "ChainedScheduler":
-        for sub in _subs(spec):
+    elif spec.traits.composite == "chained":
+        for sub in spec.subs:
             yield from _warmup_subs(sub)
 
 
@@ -392,7 +371,8 @@ def _warmup_longer_than_run(
     short = max(1, run.n // 20)
     if run.warmup and run.warmup >= run.n:
         yield Diagnostic(
-            "warmup-longer-than-run", "warning",
+            "warmup-longer-than-run",
+            "warning",
             f"--warmup {run.warmup} is at least the run's {run.length(run.n)}: the "
             f"{spec.scheduler} schedule never starts",
             f"use --warmup {short} ({_pct(short / run.n)} of the run), or --epochs "
@@ -401,28 +381,31 @@ def _warmup_longer_than_run(
         return
     main = run.main
     for sub in _warmup_subs(spec):
-        cls, kw = _cls(sub), sub.kwargs
-        total_iters = _int(kw.get("total_iters", 5))
+        cls = sub.info.cls
+        total_iters = _int(sub.get("total_iters"))
         if total_iters is None or total_iters < main:
             continue
-        if cls == "LinearLR":
-            start, end = kw.get("start_factor", 1 / 3), kw.get("end_factor", 1.0)
+        if sub.traits.warmup == "linear":
+            start, end = sub.get("start_factor"), sub.get("end_factor")
             if end <= start:
                 continue  # a decay: horizon-unit-mismatch judges it
             effect = f"the lr never reaches end_factor={_num(end)} × lr"
         else:
-            effect = f"the lr stays at factor={_num(kw.get('factor', 1 / 3))} × lr the whole run"
+            effect = f"the lr stays at factor={_num(sub.get('factor'))} × lr the whole run"
         short = max(1, main // 20)
         fix = f"use {_flag(spec, sub, 'total_iters', [short])} ({_pct(short / main)} of the run)"
         yield Diagnostic(
-            "warmup-longer-than-run", "warning",
+            "warmup-longer-than-run",
+            "warning",
             f"{cls} total_iters={total_iters} is at least the run's {run.length(main)}: {effect}",
             fix,
         )
-    subs, milestones = _subs(spec), _ints(spec.kwargs.get("milestones"))
-    if _cls(spec) == "SequentialLR" and milestones and milestones[0] >= main and len(subs) >= 2:
+    subs, milestones = spec.subs, _ints(spec.get("milestones"))
+    sequential = spec.traits.composite == "sequential"
+    if sequential and milestones and milestones[0] >= main and len(subs) >= 2:
         yield Diagnostic(
-            "warmup-longer-than-run", "warning",
+            "warmup-longer-than-run",
+            "warning",
             f"SequentialLR switches to {subs[1].scheduler} at {milestones[0]} but the run is "
             f"{run.length(main)}: the main schedule never starts",
             f"use a first milestone below {main} (e.g. {short}), or --epochs "
@@ -439,14 +422,13 @@ def _plateau_never_reduced(
     spec: ScheduleSpec, schedule: Schedule, run: _Run
 ) -> Iterator[Diagnostic]:
     """Yield a warning when ReduceLROnPlateau never lowered any group's lr."""
-    if _cls(spec) != "ReduceLROnPlateau" or schedule.n < 2:
+    if not spec.traits.metric or schedule.n < 2:
         return
     if bool(np.any(np.diff(schedule.lr, axis=0) < 0)):
         return
-    kw = spec.kwargs
-    patience = _int(kw.get("patience", 10)) or 0
-    mode = kw.get("mode", "min")
-    min_lrs = kw.get("min_lr", 0)
+    patience = _int(spec.get("patience")) or 0
+    mode = spec.get("mode")
+    min_lrs = spec.get("min_lr") or 0
     floors = min_lrs if isinstance(min_lrs, (list, tuple)) else [min_lrs] * len(spec.lr)
     message = (
         f"ReduceLROnPlateau never reduced the lr in {run.length(run.n)} "
@@ -471,16 +453,16 @@ def _plateau_never_reduced(
 )
 def _lr_ends_at_start(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Iterator[Diagnostic]:
     """Yield a diagnostic when every group's last lr equals its first one."""
-    if schedule.n < 2 or schedule.stopped or _cls(spec) == "ReduceLROnPlateau":
+    if schedule.n < 2 or schedule.stopped or spec.traits.metric:
         return  # plateau-never-reduced and onecycle-stopped say it better
     first, last = schedule.lr[0], schedule.lr[-1]
     if not np.all(np.isclose(first, last, rtol=1e-6, atol=1e-12)):
         return
     shown = ", ".join(_num(float(v)) for v in first)
-    by_design = _cls(spec) in ("CyclicLR", "CosineAnnealingWarmRestarts")
+    by_design = spec.traits.cyclic
     flat = bool(np.all(np.isclose(schedule.lr, first, rtol=1e-6, atol=1e-12)))
     if by_design:
-        message = f"the lr ends where it started ({shown}): {_cls(spec)} ends on a full cycle"
+        message = f"the lr ends where it started ({shown}): {spec.info.cls} ends on a full cycle"
         fix = None
     else:
         where = f"stays at {shown} the whole run" if flat else f"ends where it started ({shown})"
@@ -508,7 +490,8 @@ def _lr_near_zero_long(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Ite
         return
     first = int(np.argmax(low[:, g]))
     yield Diagnostic(
-        "lr-near-zero-long", "info",
+        "lr-near-zero-long",
+        "info",
         f"{_pct(share)} of the run ({counts[g]} of {schedule.n} steps) trains at an lr under "
         f"1% of the peak ({_num(float(peaks[g]))})",
         f"the lr first drops that low at step {first}: slow the decay, raise its floor or "

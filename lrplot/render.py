@@ -21,24 +21,39 @@ import math
 import textwrap
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, cast
 
 import numpy as np
 
 from lrplot.errors import OutputError, UsageError
-from lrplot.files import atomic_write
+from lrplot.export import atomic_write
 from lrplot.schedule import Schedule, decimate, decimate_indices
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["contact_sheet", "decimate", "plot", "save", "sweep_grid"]
+__all__ = ["contact_sheet", "decimate", "plot", "save", "save_thumbnail", "sweep_grid"]
 
-_TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-          "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
-_EVENT_COLORS = {"decay": "#9467bd", "restart": "#2ca02c", "phase": "#ff7f0e",
-                 "reduce": "#8c564b", "stop": "#d62728"}
+_TAB10 = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
+_EVENT_COLORS = {
+    "decay": "#9467bd",
+    "restart": "#2ca02c",
+    "phase": "#ff7f0e",
+    "reduce": "#8c564b",
+    "stop": "#d62728",
+}
 _MAX_EVENT_LABELS = 12
 _EVENT_FONT = 7.0
 _FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
@@ -108,19 +123,33 @@ def plot(
     rows = math.ceil(len(entries) / cols) if grid else 1
     w = width_px / dpi
     h = (max(w * 9 / 16, w * 0.62 * rows / cols) if grid else w * 9 / 16) * (
-        1.35 if momentum else 1.0)
+        1.35 if momentum else 1.0
+    )
     if title is None:
         many = len(entries) > 1
-        title = ("lrplot compare: " + ", ".join(e.name for e in entries) if many
-                 else entries[0].schedule.title or entries[0].schedule.name)
+        title = (
+            "lrplot compare: " + ", ".join(e.name for e in entries)
+            if many
+            else entries[0].schedule.title or entries[0].schedule.name
+        )
     with _style():
         fig = _figure(w, h, dpi)
         cells = _cells(fig, rows, cols, len(entries) if grid else 1, momentum)
         groups = [[e] for e in entries] if grid else [entries]
         color, band, xlim, exp = 0, [], _x_range(entries, x), _lr_exponent(entries, log)
         for (ax, mom), group in zip(cells, groups, strict=True):
-            band += _draw_panel(ax, mom, group, color0=color, x=x, log=log, xlim=xlim, exp=exp,
-                                width=max(64, width_px // cols), named=len(group) > 1)
+            band += _draw_panel(
+                ax,
+                mom,
+                group,
+                color0=color,
+                x=x,
+                log=log,
+                xlim=xlim,
+                exp=exp,
+                width=max(64, width_px // cols),
+                named=len(group) > 1,
+            )
             color += sum(e.schedule.groups for e in group)
             if grid:
                 ax.set_title(_wrap(group[0].name, w / cols, 9), fontsize=9)
@@ -176,8 +205,11 @@ def sweep_grid(
     ncols = len(col_labels)
     if any(len(r) != ncols for r in rows) or not ncols:
         raise UsageError(f"every sweep row needs {ncols} schedules, one per column label")
-    entries = [_Entry(s, f"{rl}, {cl}") for r, rl in zip(rows, row_labels, strict=True)
-               for s, cl in zip(r, col_labels, strict=True)]
+    entries = [
+        _Entry(s, f"{rl}, {cl}")
+        for r, rl in zip(rows, row_labels, strict=True)
+        for s, cl in zip(r, col_labels, strict=True)
+    ]
     _check_choice("x", x, ("epoch", "step"))
     if log:
         _check_log(entries)
@@ -188,8 +220,19 @@ def sweep_grid(
         xlim, exp = _x_range(entries, x), _lr_exponent(entries, log)
         for i, ((ax, _), e) in enumerate(zip(cells, entries, strict=True)):
             r, c = divmod(i, ncols)
-            _draw_panel(ax, None, [e], color0=0, x=x, log=log, xlim=xlim, exp=exp, width=400,
-                        named=False, event_labels=False)
+            _draw_panel(
+                ax,
+                None,
+                [e],
+                color0=0,
+                x=x,
+                log=log,
+                xlim=xlim,
+                exp=exp,
+                width=400,
+                named=False,
+                event_labels=False,
+            )
             if r == 0:
                 ax.set_title(col_labels[c], fontsize=9)
             if c == 0:
@@ -225,15 +268,18 @@ def save(fig: Figure, path: str | Path) -> None:
     path = Path(path)
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise OutputError(f"cannot write {path}: unknown image format '{path.suffix}'",
-                          hint="use .png, .svg or .pdf")
+        raise OutputError(
+            f"cannot write {path}: unknown image format '{path.suffix}'",
+            hint="use .png, .svg or .pdf",
+        )
     parent = path.parent
     if not parent.is_dir():
         raise OutputError(f"cannot write {path}: directory {parent} does not exist")
     if path.is_dir():
         raise OutputError(f"cannot write {path}: it is a directory")
+
     def write(handle: Any) -> None:
-        with _style(), matplotlib.rc_context(_SAVE_RC):
+        with _style(), matplotlib.rc_context(cast(Any, _SAVE_RC)):
             fig.savefig(handle, format=fmt, dpi="figure", metadata=_METADATA[fmt])
 
     try:
@@ -244,8 +290,24 @@ def save(fig: Figure, path: str | Path) -> None:
         raise OutputError(f"cannot write {path}: {exc}") from exc
 
 
-def contact_sheet(images: Sequence[tuple[str, str | Path]], path: str | Path,
-                  columns: int = 4) -> None:
+def save_thumbnail(fig: Figure, path: str | Path, width_px: int) -> None:
+    """Save ``fig`` drawn small (not a full image scaled down), at a 16:9 shape.
+
+    The figure is resized in place, so call this after every full-size save. Thumbnails
+    of one shape keep a contact sheet's rows even.
+
+    Example:
+        >>> save_thumbnail(plot(simulate("cosine:T_max=10")), "cell.png", 480)  # doctest: +SKIP
+    """
+    width = fig.get_figwidth()
+    fig.set_size_inches(width, width * 9 / 16)
+    fig.set_dpi(width_px / width)
+    save(fig, path)
+
+
+def contact_sheet(
+    images: Sequence[tuple[str, str | Path]], path: str | Path, columns: int = 4
+) -> None:
     """Compose rendered PNG files into one titled grid image.
 
     Args:
@@ -289,9 +351,20 @@ def contact_sheet(images: Sequence[tuple[str, str | Path]], path: str | Path,
 # -- drawing helpers ---------------------------------------------------------------------
 
 
-def _draw_panel(ax: Axes, mom: Axes | None, entries: list[_Entry], *, color0: int, x: str,
-                log: bool, xlim: tuple[float, float], exp: int, width: int, named: bool,
-                event_labels: bool = True) -> list[Axes]:
+def _draw_panel(
+    ax: Axes,
+    mom: Axes | None,
+    entries: list[_Entry],
+    *,
+    color0: int,
+    x: str,
+    log: bool,
+    xlim: tuple[float, float],
+    exp: int,
+    width: int,
+    named: bool,
+    event_labels: bool = True,
+) -> list[Axes]:
     """Draw the lr lines (and momentum, metric, events) of some schedules on one panel.
 
     Returns the y axes that need a band at the top for event labels.
@@ -313,8 +386,16 @@ def _draw_panel(ax: Axes, mom: Axes | None, entries: list[_Entry], *, color0: in
                 twin = _metric_axes(ax)
             mc = "0.5" if len(entries) == 1 else c
             label = f"{entry.name} metric" if named else "metric"
-            line = _line(twin, xs, np.asarray(s.metric, dtype=float), width, mc,
-                         0.9 if len(entries) == 1 else 0.7, label, "metric")
+            line = _line(
+                twin,
+                xs,
+                np.asarray(s.metric, dtype=float),
+                width,
+                mc,
+                0.9 if len(entries) == 1 else 0.7,
+                label,
+                "metric",
+            )
             handles.append(line)
             _shadow(ax, line)
         events.update((float(_xvalues(s, x, e.step)), e.kind, e.label) for e in s.events)
@@ -332,17 +413,31 @@ def _draw_panel(ax: Axes, mom: Axes | None, entries: list[_Entry], *, color0: in
         from matplotlib.ticker import LogFormatterSciNotation
 
         ax.set_yscale("log")  # label 2 and 5 between the decades when there are few
-        ax.yaxis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False,
-                                                             minor_thresholds=(2, 0.5)))
+        ax.yaxis.set_minor_formatter(
+            LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(2, 0.5))
+        )
     if xlim[1] > xlim[0]:
         ax.set_xlim(*xlim)
     if mom is not None and not any(e.schedule.momentum is not None for e in entries):
-        mom.text(0.5, 0.5, "no momentum recorded", transform=mom.transAxes, ha="center",
-                 va="center", color="0.5", fontsize=8)
+        mom.text(
+            0.5,
+            0.5,
+            "no momentum recorded",
+            transform=mom.transAxes,
+            ha="center",
+            va="center",
+            color="0.5",
+            fontsize=8,
+        )
     labelled = _draw_events(ax, mom, sorted(events), event_labels)
     if len(handles) > 1:
-        ax.legend(handles=handles, loc="best", fontsize=8, framealpha=0.9,
-                  ncols=2 if len(handles) > 6 else 1)
+        ax.legend(
+            handles=handles,
+            loc="best",
+            fontsize=8,
+            framealpha=0.9,
+            ncols=2 if len(handles) > 6 else 1,
+        )
     return [a for a in (ax, twin) if a is not None] if labelled else []
 
 
@@ -357,8 +452,9 @@ class _XMap(NamedTuple):
         return np.asarray(_xvalues(self.schedule, self.x, steps), dtype=float)
 
 
-def _line(ax: Axes, xs: _XMap, ys: np.ndarray, width: int, color: str, lw: float,
-          label: str, gid: str) -> Any:
+def _line(
+    ax: Axes, xs: _XMap, ys: np.ndarray, width: int, color: str, lw: float, label: str, gid: str
+) -> Any:
     """Plot one decimated line and return it.
 
     A piecewise-constant curve (its value changes at no more than 1 step in 4) is drawn
@@ -369,8 +465,7 @@ def _line(ax: Axes, xs: _XMap, ys: np.ndarray, width: int, color: str, lw: float
     style = "steps-post" if gid == "lr" and changes * 4 <= len(ys) else "default"
     idx = decimate_indices(ys, width)
     dx, dy = xs(idx), (ys if idx is None else ys[idx])
-    (line,) = ax.plot(dx, dy, color=color, linewidth=lw, label=label, gid=gid,
-                      drawstyle=style)
+    (line,) = ax.plot(dx, dy, color=color, linewidth=lw, label=label, gid=gid, drawstyle=style)
     return line
 
 
@@ -378,8 +473,13 @@ def _shadow(ax: Axes, line: Any) -> None:
     """Add an invisible copy of a twin-axes line so ``ax``'s legend avoids it too."""
     from matplotlib.lines import Line2D
 
-    ghost = Line2D(line.get_xdata(), line.get_ydata(), transform=line.get_transform(),
-                   visible=False, gid="legend-avoid")
+    ghost = Line2D(
+        line.get_xdata(),
+        line.get_ydata(),
+        transform=line.get_transform(),
+        visible=False,
+        gid="legend-avoid",
+    )
     ax.add_artist(ghost)  # add_artist: neither drawn nor counted in the data limits
 
 
@@ -393,14 +493,15 @@ def _metric_axes(ax: Axes) -> Axes:
     return twin
 
 
-def _draw_events(ax: Axes, mom: Axes | None, events: list[tuple[float, str, str]],
-                 labelled: bool) -> bool:
+def _draw_events(
+    ax: Axes, mom: Axes | None, events: list[tuple[float, str, str]], labelled: bool
+) -> bool:
     """Draw dashed event lines and, unless crowded, short labels; return True if labelled."""
     from matplotlib.transforms import offset_copy
 
     labelled = labelled and len(events) <= _MAX_EVENT_LABELS
     lo, hi = ax.get_xlim()
-    fig = ax.get_figure()
+    fig = cast("Figure", ax.get_figure())
     points = ax.get_position().width * fig.get_figwidth() * 72  # about the axes width
     per_point = (hi - lo) / points if hi > lo else 0.0
     free_from, drawn = -math.inf, False
@@ -408,17 +509,32 @@ def _draw_events(ax: Axes, mom: Axes | None, events: list[tuple[float, str, str]
         color = _EVENT_COLORS.get(kind, "0.45")
         for a in (ax, mom):
             if a is not None:
-                a.axvline(xv, color=color, linewidth=0.9, linestyle=(0, (4, 3)), alpha=0.85,
-                          zorder=1.5, gid=f"event:{kind}")
+                a.axvline(
+                    xv,
+                    color=color,
+                    linewidth=0.9,
+                    linestyle=(0, (4, 3)),
+                    alpha=0.85,
+                    zorder=1.5,
+                    gid=f"event:{kind}",
+                )
         text = "stopped" if kind == "stop" else label
         size = (len(text) * 0.62 * _EVENT_FONT + 4) * per_point
         right = xv + size <= hi  # the label fits right of its line
         if not (kind == "stop" or (labelled and (xv if right else xv - size) >= free_from)):
             continue
-        trans = offset_copy(ax.get_xaxis_transform(), fig=fig, x=2 if right else -2,
-                            units="points")
-        ax.text(xv, 0.985, text, transform=trans, ha="left" if right else "right", va="top",
-                fontsize=_EVENT_FONT, color=color, zorder=4)
+        trans = offset_copy(ax.get_xaxis_transform(), fig=fig, x=2 if right else -2, units="points")
+        ax.text(
+            xv,
+            0.985,
+            text,
+            transform=trans,
+            ha="left" if right else "right",
+            va="top",
+            fontsize=_EVENT_FONT,
+            color=color,
+            zorder=4,
+        )
         free_from, drawn = xv + size if right else xv + 4 * per_point, True
     return drawn
 
@@ -442,29 +558,39 @@ def _headroom(axes: list[Axes]) -> None:
 def _annotate(ax: Axes, notes: Sequence[str], fig_width: float) -> None:
     """Draw diagnostic notes in a box at the lower left of the axes."""
     text = "\n".join(_wrap(f"! {n}", fig_width * 0.6, 7.5) for n in notes)
-    ax.text(0.012, 0.025, text, transform=ax.transAxes, ha="left", va="bottom", fontsize=7.5,
-            zorder=5, bbox={"boxstyle": "round,pad=0.4", "fc": "#fff8e1", "ec": "#e0a800",
-                            "alpha": 0.92})
+    ax.text(
+        0.012,
+        0.025,
+        text,
+        transform=ax.transAxes,
+        ha="left",
+        va="bottom",
+        fontsize=7.5,
+        zorder=5,
+        bbox={"boxstyle": "round,pad=0.4", "fc": "#fff8e1", "ec": "#e0a800", "alpha": 0.92},
+    )
 
 
-def _cells(fig: Figure, rows: int, cols: int, count: int,
-           momentum: bool) -> list[tuple[Axes, Axes | None]]:
+def _cells(
+    fig: Figure, rows: int, cols: int, count: int, momentum: bool
+) -> list[tuple[Axes, Axes | None]]:
     """Return (lr axes, momentum axes or None) for each cell, sharing x and y."""
-    gs = fig.add_gridspec(rows * (2 if momentum else 1), cols,
-                          height_ratios=[3, 1] * rows if momentum else None)
+    gs = fig.add_gridspec(
+        rows * (2 if momentum else 1), cols, height_ratios=[3, 1] * rows if momentum else None
+    )
     cells: list[tuple[Axes, Axes | None]] = []
     for i in range(count):
         r, c = divmod(i, cols)
         first, first_mom = cells[0] if cells else (None, None)
         ax = fig.add_subplot(gs[r * 2 if momentum else r, c], sharex=first, sharey=first)
-        mom = (fig.add_subplot(gs[r * 2 + 1, c], sharex=ax, sharey=first_mom)
-               if momentum else None)
+        mom = fig.add_subplot(gs[r * 2 + 1, c], sharex=ax, sharey=first_mom) if momentum else None
         cells.append((ax, mom))
     return cells
 
 
-def _label_cells(cells: list[tuple[Axes, Axes | None]], cols: int, x: str, lr_label: str,
-                 momentum_name: str) -> None:
+def _label_cells(
+    cells: list[tuple[Axes, Axes | None]], cols: int, x: str, lr_label: str, momentum_name: str
+) -> None:
     """Put axis labels on the outer cells only and hide the inner tick labels."""
     for i, (ax, mom) in enumerate(cells):
         bottom = mom if mom is not None else ax
@@ -487,8 +613,9 @@ def _label_cells(cells: list[tuple[Axes, Axes | None]], cols: int, x: str, lr_la
 # -- small helpers -------------------------------------------------------------------------
 
 
-def _entries(schedules: Schedule | Sequence[Schedule],
-             labels: Sequence[str] | None) -> list[_Entry]:
+def _entries(
+    schedules: Schedule | Sequence[Schedule], labels: Sequence[str] | None
+) -> list[_Entry]:
     """Pair each schedule with its display name; make duplicate names distinct."""
     items = [schedules] if isinstance(schedules, Schedule) else list(schedules)
     if not items:

@@ -370,3 +370,158 @@ def scheduler_list(rows: Sequence[tuple[str, str, str, str]]) -> Table:
             )
         )
     return out
+
+
+def result_view(result: Any) -> list[RenderableType]:
+    """Return what a command prints for a pipeline result: tables, curve, summary.
+
+    Args:
+        result: a ``lrplot.pipeline.Result``.
+    """
+    display = result.request.display
+    flat = result.flat
+    parts: list[RenderableType] = []
+    if display.table:
+        parts += [table(s, every=display.every) for s in flat]
+    if display.term:
+        curve = term_plot(flat, log=display.log, x=display.x, title=display.title)
+        parts.append(Text.from_ansi(curve))
+    if len(flat) > 1:
+        parts.append(compare_table(flat))
+    parts.append(
+        summary(
+            flat[0], outputs=result.written, diagnostics=result.diagnostics, stats=len(flat) == 1
+        )
+    )
+    return parts
+
+
+# --------------------------------------------------------------------------- console
+
+#: runs of at least this many steps (about a second of stepping) show a progress bar.
+PROGRESS_FROM = 300_000
+
+
+def console(stderr: bool = False) -> Any:
+    """Return a rich console for lrplot's output (no highlighting, soft wrapping)."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def error_lines(message: str, hint: str | None = None) -> RenderableType:
+    """Return an error message (and its hint) as printed on stderr.
+
+    Example:
+        >>> isinstance(error_lines("unknown scheduler", "did you mean cosine?"), Group)
+        True
+    """
+    parts: list[RenderableType] = [Text.assemble(("error:", "bold red"), " ", message)]
+    if hint:
+        parts.append(Text.assemble("  ", ("hint:", "dim"), " ", hint))
+    return Group(*parts)
+
+
+def interrupted() -> RenderableType:
+    """Return the message printed when a run is interrupted."""
+    return Text.assemble(("interrupted", "bold red"), ": no partial file was left behind")
+
+
+def progress_bar(out: Any) -> Any:
+    """Return a ``pipeline.Progress`` factory drawing a bar on ``out`` for long runs."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def factory(total: int) -> Any:
+        if total < PROGRESS_FROM:
+            yield None
+            return
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        with Progress(
+            TextColumn("simulating"),
+            BarColumn(),
+            TextColumn("{task.completed:,}/{task.total:,} steps"),
+            TimeRemainingColumn(),
+            console=out,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("sim", total=total)
+            yield lambda done, _total: bar.update(task, completed=done)
+
+    return factory
+
+
+def gallery_progress(out: Any) -> Any:
+    """Return a context manager yielding ``progress(done, total, name)`` for a gallery."""
+    import contextlib
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    @contextlib.contextmanager
+    def bar() -> Any:
+        columns = (
+            TextColumn("rendering"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+        )
+        with Progress(
+            *columns, console=out, transient=True, disable=not out.is_terminal
+        ) as progress:
+            task = progress.add_task("", total=None)
+            yield lambda done, total, name: progress.update(
+                task, completed=done, total=total, description=name
+            )
+
+    return bar()
+
+
+def gallery_report(run: Any) -> RenderableType:
+    """Report a gallery run: problems, failures, files written or stale, the outcome.
+
+    Args:
+        run: a ``lrplot.gallery.GalleryRun``.
+    """
+    parts: list[RenderableType] = [
+        Text.assemble(("error: ", "bold red"), message)
+        for message in [*run.problems, *run.failures]
+    ]
+    if run.check:
+        if not run.stale and not run.missing:
+            parts.append(Text(f"{run.out_dir} is up to date ({run.produced} files match)", "green"))
+        else:
+            parts += [
+                Text.assemble(("stale:   ", "yellow"), str(run.out_dir / n)) for n in run.stale
+            ]
+            parts += [
+                Text.assemble(("missing: ", "red"), str(run.out_dir / n)) for n in run.missing
+            ]
+            parts.append(
+                Text(
+                    f"{len(run.stale)} stale and {len(run.missing)} missing of {run.produced} "
+                    f"files; regenerate with: {run.regenerate}",
+                    "bold red",
+                )
+            )
+    else:
+        written = len(run.written)
+        parts.append(
+            Text(
+                f"wrote {written} file{'s' if written != 1 else ''} to {run.out_dir}"
+                + (f" ({run.unchanged} unchanged)" if run.unchanged else "")
+            )
+        )
+        if run.foreign:
+            parts.append(
+                Text(
+                    f"note: {len(run.foreign)} image(s) in {run.out_dir} are not from this config "
+                    f"and were left alone: {', '.join(run.foreign)}",
+                    "dim",
+                )
+            )
+    bad = run.total - run.rendered
+    summary = f"rendered {run.rendered} of {run.total} entries" + (f"; {bad} failed" if bad else "")
+    parts.append(Text(summary, "bold red" if bad else "bold green"))
+    return Group(*parts)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import IO, Any
 
 import numpy as np
 
@@ -161,7 +161,7 @@ class Schedule:
                 hint=f"drop {option} or keep the lr positive (e.g. eta_min or min_lr > 0)",
             )
 
-    def write_csv(self, out: TextIO, *, momentum: bool | None = None) -> None:
+    def write_csv(self, out: IO[str], *, momentum: bool | None = None) -> None:
         """Write the CSV (header + one row per step) with round-trip float precision."""
         cols = self.columns(momentum)
         out.write(",".join(cols) + "\n")
@@ -200,7 +200,7 @@ class Schedule:
             "columns": {k: v.tolist() for k, v in self.columns(momentum).items()},
         }
 
-    def write_json(self, out: TextIO, *, momentum: bool | None = None) -> None:
+    def write_json(self, out: IO[str], *, momentum: bool | None = None) -> None:
         """Write the JSON form (floats round-trip exactly)."""
         json.dump(self.to_dict(momentum), out, allow_nan=False)
         out.write("\n")

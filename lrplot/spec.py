@@ -1,7 +1,9 @@
-"""What to simulate: ``ScheduleSpec`` and the parsing of kwargs, SPEC strings and configs.
+"""What to simulate: ``ScheduleSpec`` and the typing of kwargs, SPEC strings and sweeps.
 
-Every value a user types is typed here, from the scheduler's signature, so the command
-line, SPEC strings (``compare``) and YAML configs all behave the same.
+Every value a user gives is typed here, from the scheduler's signature, so the command
+line, SPEC strings (``compare``), YAML configs and the Python API all behave the same.
+Values may arrive as text (the command line) or already typed (YAML, Python); typed
+values are checked, never turned into text and parsed again.
 
 Example:
     >>> spec = parse_spec("multistep:milestones=[30,80],gamma=0.5")
@@ -11,40 +13,37 @@ Example:
 
 from __future__ import annotations
 
-import csv
-import importlib
-import inspect
 import math
-import os
-import random
 import re
 import shlex
-import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from lrplot import registry
 from lrplot.errors import UsageError
-from lrplot.registry import REQUIRED, KwargInfo, SchedulerInfo, StepPer
+from lrplot.options import DEFAULT_MAX_STEPS, DEFAULT_WARMUP_START, RUN_KEYS, option
+from lrplot.plugins import scheduler_info
+from lrplot.registry import DEFAULT_EPOCHS, KwargInfo, SchedulerInfo, StepPer, Traits
+
+__all__ = [
+    "DEFAULT_EPOCHS",
+    "DEFAULT_MAX_STEPS",
+    "RUN_KEYS",
+    "ScheduleSpec",
+    "check_steps",
+    "coerce_spec",
+    "horizon",
+    "make_spec",
+    "parse_spec",
+    "parse_sweeps",
+    "parse_value",
+    "sweep",
+    "sweep_grid",
+]
 
 Optimizer = Literal["sgd", "adam", "adamw"]
-OPTIMIZERS: tuple[str, ...] = ("sgd", "adam", "adamw")
-DEFAULT_EPOCHS = 100
-DEFAULT_MAX_STEPS = 50_000_000
-DEFAULT_WARMUP_START = 0.01
-#: keys of a SPEC string / config entry that are run options, not scheduler kwargs.
-RUN_KEYS = (
-    "lr",
-    "epochs",
-    "steps_per_epoch",
-    "step_per",
-    "optimizer",
-    "warmup",
-    "warmup_start_factor",
-    "metric",
-    "label",
-)
+OPTIMIZERS: tuple[str, ...] = option("optimizer").choices
 #: horizon kwargs that divide by themselves in torch: 0 or less crashes mid-run.
 POSITIVE_INTS = frozenset(
     {
@@ -86,6 +85,11 @@ class ScheduleSpec:
         return scheduler_info(self.scheduler)
 
     @property
+    def traits(self) -> Traits:
+        """Return the scheduler family's traits (empty for an unknown plug-in)."""
+        return self.info.traits
+
+    @property
     def groups(self) -> int:
         """Return the number of param groups (one curve each)."""
         return len(self.lr)
@@ -99,6 +103,28 @@ class ScheduleSpec:
     def name(self) -> str:
         """Return a short display name: the label, else the scheduler name."""
         return self.label or self.scheduler
+
+    @property
+    def subs(self) -> list[ScheduleSpec]:
+        """Return the nested schedulers of a SequentialLR / ChainedScheduler (else [])."""
+        subs = self.kwargs.get("schedulers") or []
+        return [s for s in subs if isinstance(s, ScheduleSpec)]
+
+    def get(self, key: str) -> Any:
+        """Return a kwarg's value, else the signature's default, else None.
+
+        Example:
+            >>> make_spec("step", {"step_size": 30}).get("gamma")
+            0.1
+        """
+        if key in self.kwargs:
+            return self.kwargs[key]
+        kw = self.info.kwarg(key)
+        return None if kw is None or kw.required else kw.default
+
+    def horizon(self) -> int | None:
+        """Return how many scheduler steps show the whole schedule (see ``horizon``)."""
+        return horizon(self)
 
     def resolved(self) -> ScheduleSpec:
         """Return a copy with every default filled in (epochs, step_per, OneCycleLR kwargs)."""
@@ -115,7 +141,8 @@ class ScheduleSpec:
         for key, value in self.kwargs.items():
             if key in self.info.from_run:
                 continue
-            if self.info.kwarg(key) and self.info.kwarg(key).repeatable:  # type: ignore[union-attr]
+            kw = self.info.kwarg(key)
+            if kw is not None and kw.repeatable:
                 for item in value if isinstance(value, list) else [value]:
                     words += [f"--{key}", _cli_value(item)]
             else:
@@ -129,7 +156,31 @@ class ScheduleSpec:
             words += ["--warmup-start-factor", _cli_value(self.warmup_start_factor)]
         if isinstance(self.metric, str):
             words += ["--metric", self.metric]
-        return " ".join(w if re.fullmatch(r"[\w.,:=@/+-]+", w) else shlex.quote(w) for w in words)
+        elif isinstance(self.metric, (list, tuple)):
+            words += ["--metric", ",".join(repr(float(v)) for v in self.metric)]
+        return quote_words(words)
+
+
+def quote_words(words: Sequence[str]) -> str:
+    """Join command-line words, quoting only those the shell would split or expand.
+
+    Example:
+        >>> quote_words(["lrplot", "lambda", "--lr_lambda", "0.95**epoch"])
+        "lrplot lambda --lr_lambda '0.95**epoch'"
+    """
+    return " ".join(w if re.fullmatch(r"[\w.,:=@/+-]+", w) else shlex.quote(w) for w in words)
+
+
+def display_value(value: Any) -> str:
+    """Return a typed value as command-line text: ``true``, ``30,60``, ``0.001``.
+
+    Example:
+        >>> display_value([30, 60]), display_value(True), display_value("x")
+        ('30,60', 'true', 'x')
+    """
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(display_value, value))
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _cli_value(value: Any) -> str:
@@ -150,78 +201,6 @@ def _spec_value(value: Any) -> str:
     if isinstance(value, ScheduleSpec) or hasattr(value, "source"):
         return repr(_cli_value(value))
     return _cli_value(value)
-
-
-# --------------------------------------------------------------------------- plug-ins
-
-_PLUGINS: dict[str, SchedulerInfo] = {}
-
-
-def load_target(target: str) -> Any:
-    """Import ``module.path:Name`` and return the object.
-
-    Raises:
-        UsageError: the module cannot be imported or has no such name.
-    """
-    module_name, _, attr = target.partition(":")
-    if os.getcwd() not in sys.path:  # as `python -m` would: a module in the current directory
-        sys.path.append(os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:  # any import-time failure is the user's module failing
-        raise UsageError(f"cannot import '{module_name}' for '{target}': {exc}") from exc
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        public = [n for n in dir(module) if not n.startswith("_")]
-        raise UsageError(
-            f"module '{module_name}' has no '{attr}'", hint=registry.suggest(attr, public)
-        ) from None
-
-
-def scheduler_info(name: str) -> SchedulerInfo:
-    """Return the registry entry for a built-in name or a ``module:Name`` plug-in.
-
-    Example:
-        >>> scheduler_info("exp").cls
-        'ExponentialLR'
-    """
-    if not registry.is_plugin(name):
-        return registry.resolve(name)
-    if name not in _PLUGINS:
-        obj = load_target(name)
-        if not callable(obj):
-            raise UsageError(f"'{name}' is not a scheduler class or factory")
-        try:
-            params = list(inspect.signature(obj).parameters.values())
-        except (TypeError, ValueError) as exc:
-            raise UsageError(f"cannot read the signature of '{name}': {exc}") from None
-        if not inspect.isclass(obj):
-            params = params[1:]  # a factory takes the optimizer first
-        kwargs = tuple(
-            registry.kwarg_from_annotation(
-                p.name,
-                "" if p.annotation is p.empty else _annotation_text(p.annotation),
-                REQUIRED if p.default is p.empty else p.default,
-            )
-            for p in params
-            if p.name not in registry.HIDDEN_KWARGS
-            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-        )
-        doc = (inspect.getdoc(obj) or "").strip().splitlines()
-        module, _, cls = name.partition(":")
-        _PLUGINS[name] = SchedulerInfo(
-            name, cls, doc[0] if doc else f"plug-in {name}", kwargs, module=module
-        )
-    return _PLUGINS[name]
-
-
-def _annotation_text(annotation: Any) -> str:
-    if isinstance(annotation, str):
-        return annotation
-    if isinstance(annotation, type):
-        return annotation.__name__
-    return str(annotation).replace("typing.", "")
 
 
 # --------------------------------------------------------------------------- values
@@ -259,25 +238,28 @@ def parse_float(text: str, what: str) -> float:
     return value
 
 
-def _items(raw: Any) -> list[str]:
-    if isinstance(raw, str):
-        return [t.strip() for t in raw.split(",")]
-    if isinstance(raw, (list, tuple)):
-        return [str(r).strip() for r in raw]
-    return [str(raw)]
-
-
 def parse_value(kw: KwargInfo, raw: Any, scheduler: str = "") -> Any:
-    """Type one kwarg value from text (or pass an already typed value through).
+    """Type one kwarg value from text, or check an already typed value.
 
-    ``raw`` is the text the user typed, a list of texts (repeated options or a YAML
-    list), or a typed Python value from the API.
+    ``raw`` is the text the user typed, a list (repeated options, a YAML list or a Python
+    list) whose items are texts or typed values, or a typed Python value.
 
     Example:
         >>> parse_value(registry.resolve("onecycle").kwarg("max_lr"), "0.1,0.01")
         [0.1, 0.01]
+        >>> parse_value(registry.resolve("multistep").kwarg("milestones"), [30, 80.0])
+        [30, 80]
     """
     what = _where(scheduler, kw.name)
+    try:
+        return _parse_value(kw, raw, scheduler, what)
+    except UsageError as exc:
+        if exc.key is None:
+            exc.key, exc.value = kw.name, raw
+        raise
+
+
+def _parse_value(kw: KwargInfo, raw: Any, scheduler: str, what: str) -> Any:
     if (kw.optional and isinstance(raw, str) and raw.strip().lower() == "none") or raw is None:
         return None
     if kw.kind == "expr":
@@ -290,35 +272,47 @@ def parse_value(kw: KwargInfo, raw: Any, scheduler: str = "") -> Any:
         for sub in subs:
             _check_nested(sub, what)
         return subs
-    if not isinstance(raw, (str, list, tuple)):
-        return _check_typed(kw, raw, what)
-    items = _items(raw)
+    if isinstance(raw, (list, tuple)):
+        items: list[Any] = [i.strip() if isinstance(i, str) else i for i in raw]
+    elif isinstance(raw, str):
+        items = [t.strip() for t in raw.split(",")]
+    else:
+        return _scalar(kw, raw, what)
     if kw.kind in ("ints", "floats") or (kw.kind == "auto" and len(items) > 1):
         if any(i == "" for i in items):
             raise UsageError(f"{what} has an empty item in {raw!r}")
-        if kw.kind == "ints":
-            return [parse_int(i, what) for i in items]
-        values = [parse_float(i, what) for i in items]
-        return values[0] if len(values) == 1 and isinstance(raw, str) else values
+        scalar = KwargInfo(kw.name, kw.annotation, kind="int" if kw.kind == "ints" else "float")
+        values = [_scalar(scalar if kw.kind != "auto" else kw, i, what) for i in items]
+        return (
+            values[0]
+            if kw.kind == "floats" and len(values) == 1 and isinstance(raw, str)
+            else values
+        )
     if len(items) != 1:
         raise UsageError(f"{what} takes one value, got {raw!r}")
-    text = items[0]
-    if kw.kind == "int":
-        return parse_int(text, what)
-    if kw.kind == "float":
-        return parse_float(text, what)
+    return _scalar(kw, items[0], what)
+
+
+def _scalar(kw: KwargInfo, item: Any, what: str) -> Any:
+    """Type one item: parse text by the kwarg's kind, or check a typed value."""
+    if not isinstance(item, str):
+        return _check_typed(kw, item, what)
+    if kw.kind in ("int", "ints"):
+        return parse_int(item, what)
+    if kw.kind in ("float", "floats"):
+        return parse_float(item, what)
     if kw.kind == "bool":
-        if text.lower() in _TRUE | _FALSE:
-            return text.lower() in _TRUE
-        raise UsageError(f"{what} expects true or false, got {text!r}")
+        if item.lower() in _TRUE | _FALSE:
+            return item.lower() in _TRUE
+        raise UsageError(f"{what} expects true or false, got {item!r}")
     if kw.kind == "choice":
-        if text in kw.choices:
-            return text
-        hint = registry.suggest(text, list(kw.choices)) or "choose one of " + ", ".join(kw.choices)
-        raise UsageError(f"{what} must be one of {', '.join(kw.choices)}, got {text!r}", hint=hint)
+        if item in kw.choices:
+            return item
+        hint = registry.suggest(item, list(kw.choices)) or "choose one of " + ", ".join(kw.choices)
+        raise UsageError(f"{what} must be one of {', '.join(kw.choices)}, got {item!r}", hint=hint)
     if kw.kind == "auto":
-        return _auto(text)
-    return text
+        return _auto(item)
+    return item
 
 
 def _check_nested(sub: ScheduleSpec, what: str) -> None:
@@ -345,17 +339,18 @@ def _auto(text: str) -> Any:
 
 
 def _check_typed(kw: KwargInfo, value: Any, what: str) -> Any:
-    if kw.kind == "int" and not (isinstance(value, int) and not isinstance(value, bool)):
+    kind = {"ints": "int", "floats": "float"}.get(kw.kind, kw.kind)
+    if kind == "int" and not (isinstance(value, int) and not isinstance(value, bool)):
         if isinstance(value, float) and value.is_integer():
             return int(value)
         raise UsageError(f"{what} expects an integer, got {value!r}")
-    if kw.kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+    if kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))):
         raise UsageError(f"{what} expects a number, got {value!r}")
-    if kw.kind == "float" and not math.isfinite(value):
+    if kind == "float" and not math.isfinite(value):
         raise UsageError(f"{what} must be a finite number, got {value!r}")
-    if kw.kind == "bool" and not isinstance(value, bool):
+    if kind == "bool" and not isinstance(value, bool):
         raise UsageError(f"{what} expects true or false, got {value!r}")
-    if kw.kind == "choice" and value not in kw.choices:
+    if kind == "choice" and value not in kw.choices:
         raise UsageError(f"{what} must be one of {', '.join(kw.choices)}, got {value!r}")
     return value
 
@@ -402,14 +397,19 @@ def make_spec(
             raise UsageError(
                 f"{name} has no kwarg '{key}'",
                 hint=hint or ("its kwargs: " + ", ".join(known) if known else "it takes no kwargs"),
+                key=key,
+                value=raw,
+                at_key=True,
             )
         typed[key] = parse_value(kw, raw, name)
         if key in POSITIVE_INTS and isinstance(typed[key], int) and typed[key] < 1:
-            raise UsageError(f"{name} --{key} must be at least 1, got {typed[key]}")
+            raise UsageError(
+                f"{name} --{key} must be at least 1, got {typed[key]}", key=key, value=raw
+            )
     missing = [k for k in info.required if k not in typed]
     if missing:
         flags = " ".join(f"--{m} {info.kwarg(m).metavar}" for m in missing)  # type: ignore[union-attr]
-        raise UsageError(f"{name} needs {', '.join(missing)}", hint=f"add {flags}")
+        raise UsageError(f"{name} needs {', '.join(missing)}", hint=f"add {flags}", key=missing[0])
     spec = ScheduleSpec(name, typed)
     return _apply_run(spec, run)
 
@@ -419,44 +419,79 @@ def _apply_run(spec: ScheduleSpec, run: Mapping[str, Any]) -> ScheduleSpec:
     for key, value in run.items():
         if value is None:
             continue
-        if key not in RUN_KEYS:
-            raise UsageError(
-                f"unknown run option '{key}'", hint=registry.suggest(key, list(RUN_KEYS))
-            )
-        if key == "lr":
-            items = _items(value) if isinstance(value, (str, list, tuple)) else [value]
-            lrs = tuple(parse_float(str(v), "--lr") for v in items)
-            if any(v <= 0 for v in lrs):
-                raise UsageError(f"--lr must be positive, got {value!r}")
-            value = lrs
-        elif key in ("epochs", "steps_per_epoch"):
-            value = parse_int(str(value), "--" + key.replace("_", "-"), minimum=1)
-        elif key == "warmup":
-            value = parse_int(str(value), "--warmup", minimum=0)
-        elif key == "warmup_start_factor":
-            value = parse_float(str(value), "--warmup-start-factor")
-            if not 0 < value <= 1:
-                raise UsageError(f"--warmup-start-factor must be in (0, 1], got {value}")
-        elif key == "step_per" and value not in ("epoch", "iter"):
-            raise UsageError(f"--step-per must be epoch or iter, got {value!r}")
-        elif key == "optimizer":
-            value = str(value).lower()
-            if value not in OPTIMIZERS:
-                raise UsageError(
-                    f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {value!r}",
-                    hint=registry.suggest(value, list(OPTIMIZERS)),
-                )
-        changes[key] = value
+        try:
+            changes[key] = _run_value(key, value)
+        except UsageError as exc:
+            exc.key, exc.value = exc.key or key, value
+            raise
     spec = replace(spec, **changes)
     _check_groups(spec)
-    if spec.warmup and spec.info.cls in ("SequentialLR", "ChainedScheduler", "ReduceLROnPlateau"):
+    traits = spec.traits
+    if spec.warmup and (traits.composite or traits.metric):
         raise UsageError(
             f"--warmup cannot wrap {spec.info.cls}: torch's SequentialLR does not support it",
-            hint="put a linear SPEC first in --schedulers instead"
-            if spec.info.cls != "ReduceLROnPlateau"
-            else "drop --warmup",
+            hint="drop --warmup"
+            if traits.metric
+            else "put a linear SPEC first in --schedulers instead",
+            key="warmup",
         )
     return spec
+
+
+def _run_value(key: str, value: Any) -> Any:
+    """Type one run option (text or typed)."""
+    if key not in RUN_KEYS:
+        raise UsageError(f"unknown run option '{key}'", hint=registry.suggest(key, list(RUN_KEYS)))
+    flag = "--" + key.replace("_", "-")
+    if key == "lr":
+        items = (
+            [t.strip() for t in value.split(",")]
+            if isinstance(value, str)
+            else list(value)
+            if isinstance(value, (list, tuple))
+            else [value]
+        )
+        lrs = tuple(_number(v, "--lr") for v in items)
+        if any(v <= 0 for v in lrs):
+            raise UsageError(f"--lr must be positive, got {value!r}")
+        return lrs
+    if key in ("epochs", "steps_per_epoch", "warmup"):
+        return _integer(value, flag, minimum=0 if key == "warmup" else 1)
+    if key == "warmup_start_factor":
+        number = _number(value, flag)
+        if not 0 < number <= 1:
+            raise UsageError(f"--warmup-start-factor must be in (0, 1], got {number}")
+        return number
+    if key == "step_per" and value not in ("epoch", "iter"):
+        raise UsageError(f"--step-per must be epoch or iter, got {value!r}")
+    if key == "optimizer":
+        value = str(value).lower()
+        if value not in OPTIMIZERS:
+            raise UsageError(
+                f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {value!r}",
+                hint=registry.suggest(value, list(OPTIMIZERS)),
+            )
+    return value
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, str):
+        return parse_float(value, what)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise UsageError(f"{what} expects a finite number, got {value!r}")
+    return float(value)
+
+
+def _integer(value: Any, what: str, minimum: int) -> int:
+    if isinstance(value, str):
+        return parse_int(value, what, minimum=minimum)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageError(f"{what} expects an integer, got {value!r}")
+    if value < minimum:
+        raise UsageError(f"{what} must be at least {minimum}, got {value}")
+    return value
 
 
 def _check_groups(spec: ScheduleSpec) -> None:
@@ -473,49 +508,27 @@ def _check_groups(spec: ScheduleSpec) -> None:
                 f"{spec.scheduler} --{key} has {len(value)} values for {spec.groups} param "
                 f"group(s)",
                 hint="give one value, or one per --lr group",
+                key=key,
             )
 
 
 def horizon(spec: ScheduleSpec) -> int | None:
     """Return how many scheduler steps show the whole schedule, or None if it has no end.
 
+    The rule is the scheduler family's ``length`` trait (none for unknown plug-ins).
+
     Example:
         >>> horizon(make_spec("cosine", {"T_max": 150}))
         150
     """
-    kw = spec.kwargs
-    name = spec.info.cls
-    if name == "CosineAnnealingLR":
-        return int(kw["T_max"])
-    if name == "CosineAnnealingWarmRestarts":
-        t0, mult = int(kw["T_0"]), int(kw.get("T_mult", 1))
-        return t0 * (1 + mult + mult * mult)
-    if name in ("PolynomialLR",):
-        return int(kw.get("total_iters", 5))
-    if name in ("LinearLR", "ConstantLR"):
-        return 2 * int(kw.get("total_iters", 5))
-    if name == "StepLR":
-        return max(DEFAULT_EPOCHS, 3 * int(kw["step_size"]))
-    if name == "MultiStepLR":
-        return max(DEFAULT_EPOCHS, -(-max(kw["milestones"] or [0]) * 5 // 4))
-    if name == "CyclicLR":
-        up = int(kw.get("step_size_up", 2000))
-        down = kw.get("step_size_down") or up
-        return 2 * (up + int(down))
-    if name == "OneCycleLR" and kw.get("total_steps"):
-        return int(kw["total_steps"])
-    if name == "SequentialLR":
-        last = horizon(kw["schedulers"][-1]) or DEFAULT_EPOCHS
-        return max(kw["milestones"] or [0]) + last
-    if name == "ChainedScheduler":
-        return max((horizon(s) or 0) for s in kw["schedulers"]) or None
-    return None
+    length = spec.traits.length
+    return length(spec) if length is not None else None
 
 
 def _resolve(spec: ScheduleSpec, budget: int | None = None) -> ScheduleSpec:
     """Fill in defaults; ``budget`` is how many scheduler steps a nested scheduler gets."""
-    info = spec.info
-    step_per: StepPer = spec.step_per or info.step_per
+    traits = spec.traits
+    step_per: StepPer = spec.step_per or traits.step_per
     epochs = spec.epochs
     if epochs is None:
         steps = horizon(spec)
@@ -528,22 +541,27 @@ def _resolve(spec: ScheduleSpec, budget: int | None = None) -> ScheduleSpec:
     n_sched = epochs if step_per == "epoch" else epochs * spec.steps_per_epoch
     avail = budget if budget is not None else n_sched - spec.warmup
     kwargs = dict(spec.kwargs)
-    if info.cls == "OneCycleLR" and not kwargs.get("total_steps"):
+    total = traits.total_kwarg
+    if total and not kwargs.get(total):
         if budget is None and not spec.warmup and step_per == "iter":
-            kwargs.setdefault("epochs", epochs)  # as a training script would write it
-            kwargs.setdefault("steps_per_epoch", spec.steps_per_epoch)
+            sizes = {"epochs": epochs, "steps_per_epoch": spec.steps_per_epoch}
+            for key in traits.from_run:  # as a training script would write it
+                kwargs.setdefault(key, sizes[key])
         else:
-            kwargs["total_steps"] = max(1, avail)  # the scheduler steps it will really get
-    if "schedulers" in kwargs:
+            kwargs[total] = max(1, avail)  # the scheduler steps it will really get
+    if traits.composite:
         subs = kwargs["schedulers"]
         bounds = [0, *kwargs.get("milestones", []), avail]
-        run = {"epochs": epochs, "steps_per_epoch": spec.steps_per_epoch, "step_per": step_per}
+        run: dict[str, Any] = {
+            "epochs": epochs,
+            "steps_per_epoch": spec.steps_per_epoch,
+            "step_per": step_per,
+        }
+        sequential = traits.composite == "sequential"
         kwargs["schedulers"] = [
             _resolve(
                 replace(sub, **run),
-                avail
-                if info.cls != "SequentialLR" or i + 1 >= len(bounds)
-                else max(1, bounds[i + 1] - bounds[i]),
+                max(1, bounds[i + 1] - bounds[i]) if sequential and i + 1 < len(bounds) else avail,
             )
             for i, sub in enumerate(subs)
         ]
@@ -566,7 +584,9 @@ def split_top(text: str, sep: str = ",") -> list[str]:
         >>> split_top("a=[1,2],b='x,y'")
         ['a=[1,2]', "b='x,y'"]
     """
-    parts, depth, quote, current = [], 0, "", []
+    parts: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, ""
     for ch in text:
         if quote:
             quote = "" if ch == quote else quote
@@ -631,7 +651,7 @@ def parse_spec(text: str, **run: Any) -> ScheduleSpec:
         is_kwarg = info.kwarg(key) is not None and key not in info.from_run
         target = run_opts if key in RUN_KEYS and not is_kwarg else kwargs
         if key in target and key not in run:
-            raise UsageError(f"'{key}' given twice in SPEC {text!r}")
+            raise UsageError(f"'{key}' given twice in SPEC {text!r}", key=key, at_key=True)
         target[key] = _spec_item(value)
     return make_spec(match.group("name"), kwargs, **run_opts)
 
@@ -643,171 +663,95 @@ def coerce_spec(value: str | ScheduleSpec, **run: Any) -> ScheduleSpec:
     return parse_spec(value, **run)
 
 
-# --------------------------------------------------------------------------- metrics
-
-#: The default metric for ReduceLROnPlateau: a loss that falls, then plateaus with noise.
-SYNTHETIC_METRIC = "0.5 + 2*exp(-epoch/8) + noise(0.02), seed 0"
-
-
-def synthetic_metric(n: int, seed: int = 0) -> list[float]:
-    """Return the seeded synthetic loss: ``0.5 + 2 exp(-t/8)`` plus N(0, 0.02) noise.
-
-    Example:
-        >>> [round(v, 3) for v in synthetic_metric(2)]
-        [2.519, 2.237]
-    """
-    rng = random.Random(seed)
-    return [0.5 + 2.0 * math.exp(-t / 8) + rng.gauss(0.0, 0.02) for t in range(n)]
-
-
-def metric_values(metric: Any, n: int) -> tuple[list[float], str | None]:
-    """Return the ``n`` metric values ReduceLROnPlateau receives, and a note if padded.
-
-    ``metric`` is None (the synthetic loss), a sequence of numbers, a callable of the
-    scheduler-step index, or text: a comma list (``1,0.9,0.9``), a single number, an
-    expression of ``epoch`` (``1/(1+epoch)``) or ``@file.csv[:column]``. A list shorter
-    than the run repeats its last value.
-
-    Example:
-        >>> metric_values("1,0.5", 3)
-        ([1.0, 0.5, 0.5], 'metric has 2 values for 3 scheduler steps; the last one repeats')
-    """
-    if metric is None:
-        return synthetic_metric(n), None
-    if callable(metric):
-        values = [float(metric(i)) for i in range(n)]
-    elif isinstance(metric, str):
-        text = metric.strip()
-        if text.startswith("@"):
-            values = _metric_file(text[1:])
-        else:
-            items = [t.strip() for t in text.split(",")]
-            try:
-                values = [float(t) for t in items]
-            except ValueError:
-                if len(items) > 1 and all(_is_number(t) or not t for t in items):
-                    raise UsageError(
-                        f"--metric {text!r} is neither a number list nor an expression"
-                    ) from None
-                from lrplot.expr import parse_expression
-
-                expression = parse_expression(text)
-                values = [expression(i) for i in range(n)]
-    else:
-        try:
-            values = [float(v) for v in metric]
-        except (TypeError, ValueError):
-            raise UsageError(f"--metric must be numbers, got {metric!r}") from None
-    if not values:
-        raise UsageError("--metric has no values")
-    bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
-    if bad is not None:
-        raise UsageError(f"--metric value {values[bad]} at scheduler step {bad} is not finite")
-    note = None
-    if len(values) < n:
-        note = f"metric has {len(values)} values for {n} scheduler steps; the last one repeats"
-        values = values + [values[-1]] * (n - len(values))
-    return values[:n], note
-
-
-def _metric_file(ref: str) -> list[float]:
-    path, _, column = ref.partition(":")
-    if len(path) == 1 and column and re.match(r"[\\/]", column):  # Windows drive letter
-        path, _, column = ref.partition(":")[2].partition(":")
-        path = ref[:2] + path
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = [r for r in csv.reader(handle) if r]
-    except OSError as exc:
-        raise UsageError(f"--metric cannot read {path!r}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise UsageError(f"--metric {path!r} is not a readable CSV: {exc}") from None
-    if not rows:
-        raise UsageError(f"--metric file {path!r} is empty")
-    header = rows[0]
-    has_header = any(_not_number(cell) for cell in header)
-    body = rows[1:] if has_header else rows
-    if column:
-        if has_header and column in header:
-            index = header.index(column)
-        elif column.isdigit():
-            index = int(column)
-        else:
-            raise UsageError(
-                f"--metric file {path!r} has no column {column!r}",
-                hint=registry.suggest(column, header) if has_header else "give a column index",
-            )
-    else:
-        index = len(header) - 1
-    try:
-        return [float(row[index]) for row in body]
-    except (IndexError, ValueError) as exc:
-        raise UsageError(f"--metric file {path!r}, column {index}: {exc}") from None
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
-def _not_number(cell: str) -> bool:
-    return not _is_number(cell)
-
-
 # --------------------------------------------------------------------------- sweeps
 
+#: the most values one sweep axis may take.
+MAX_SWEEP_VALUES = 12
+Axis = tuple[str, list[Any]]
 
-def sweep(base: ScheduleSpec, sweeps: list[str]) -> list[list[ScheduleSpec]]:
-    """Return the grid of specs for ``--sweep KWARG=v1,v2`` (one or two sweeps).
+
+def parse_sweeps(texts: Sequence[str]) -> list[Axis]:
+    """Parse ``--sweep KWARG=v1,v2`` texts into axes of text values.
 
     Values are separated by commas, or by ``;`` when each value is itself a list
-    (``--sweep "milestones=30,60;50,80"``). Each spec is labelled ``KWARG=value``.
+    (``--sweep "milestones=30,60;50,80"``).
+
+    Example:
+        >>> parse_sweeps(["T_max=50,100", "milestones=30,60;50,80"])
+        [('T_max', ['50', '100']), ('milestones', ['30,60', '50,80'])]
+    """
+    axes: list[Axis] = []
+    for text in texts:
+        key, eq, values = text.partition("=")
+        key = key.strip()
+        if not eq or not key or not values.strip():
+            raise UsageError(f"bad --sweep {text!r}", hint="write --sweep KWARG=v1,v2,v3")
+        sep = ";" if ";" in values else ","
+        axes.append((key, [v.strip() for v in values.split(sep) if v.strip()]))
+    return axes
+
+
+def sweep_text(axis: Axis) -> str:
+    """Return the ``--sweep`` text of an axis (``;`` between values that hold commas).
+
+    Example:
+        >>> sweep_text(("milestones", [[30, 60], [50, 80]]))
+        'milestones=30,60;50,80'
+    """
+    key, values = axis
+    words = [display_value(v) for v in values]
+    return f"{key}=" + (";" if any("," in w for w in words) else ",").join(words)
+
+
+def sweep(base: ScheduleSpec, axes: Sequence[Axis | str]) -> list[list[ScheduleSpec]]:
+    """Return the grid of specs for one or two swept kwargs (or run options).
+
+    Each axis is ``(key, values)`` with text or typed values, or a ``--sweep`` text.
+    Each spec is labelled ``KWARG=value``; every cell gets the same run length.
 
     Example:
         >>> [s.label for s in sweep(make_spec("cosine", {"T_max": 10}), ["T_max=5,10"])[0]]
         ['T_max=5', 'T_max=10']
     """
-    if len(sweeps) > 2:
-        raise UsageError(f"--sweep is given {len(sweeps)} times; at most 2 (rows x columns)")
-    axes: list[tuple[str, list[Any]]] = []
-    for text in sweeps:
-        key, eq, values = text.partition("=")
-        key = key.strip()
-        if not eq or not key or not values.strip():
-            raise UsageError(f"bad --sweep {text!r}", hint="write --sweep KWARG=v1,v2,v3")
-        if any(key == k for k, _ in axes):
-            raise UsageError(f"--sweep {key} is given twice", hint="sweep two different kwargs")
-        kw = base.info.kwarg(key)
-        if kw is None and key not in RUN_KEYS:
+    parsed = [parse_sweeps([a])[0] if isinstance(a, str) else a for a in axes]
+    if len(parsed) > 2:
+        raise UsageError(f"--sweep is given {len(parsed)} times; at most 2 (rows x columns)")
+    seen: set[str] = set()
+    for key, values in parsed:
+        if key in seen:
+            raise UsageError(
+                f"--sweep {key} is given twice", hint="sweep two different kwargs", key=key
+            )
+        seen.add(key)
+        if base.info.kwarg(key) is None and key not in RUN_KEYS:
             known = [k.name for k in base.info.cli_kwargs] + list(RUN_KEYS)
             raise UsageError(
-                f"--sweep: {base.scheduler} has no kwarg '{key}'", hint=registry.suggest(key, known)
+                f"--sweep: {base.scheduler} has no kwarg '{key}'",
+                hint=registry.suggest(key, known),
+                key=key,
+                at_key=True,
             )
-        sep = ";" if ";" in values else ","
-        items = [v.strip() for v in values.split(sep) if v.strip()]
-        if len(items) > 12:
-            raise UsageError(f"--sweep {key} has {len(items)} values; at most 12")
-        axes.append((key, items))
-    rows = axes[0][1] if len(axes) == 2 else [None]
-    cols_key, cols = axes[-1]
+        if len(values) > MAX_SWEEP_VALUES:
+            raise UsageError(
+                f"--sweep {key} has {len(values)} values; at most {MAX_SWEEP_VALUES}", key=key
+            )
+    rows = parsed[0][1] if len(parsed) == 2 else [None]
+    cols_key, cols = parsed[-1]
     grid = []
     for row in rows:
         line = []
         for col in cols:
-            changes = {cols_key: col} if row is None else {axes[0][0]: row, cols_key: col}
+            changes = {cols_key: col} if row is None else {parsed[0][0]: row, cols_key: col}
             line.append(_with_changes(base, changes))
         grid.append(line)
-    if base.epochs is None and "epochs" not in dict(axes):  # one run length for every cell
+    if base.epochs is None and "epochs" not in dict(parsed):  # one run length for every cell
         longest = max(cell.resolved().epochs or 0 for row in grid for cell in row)
         grid = [[replace(cell, epochs=longest) for cell in row] for row in grid]
     return grid
 
 
 def sweep_grid(
-    scheduler: str, kwargs: Mapping[str, Any], sweeps: list[str], **run: Any
+    scheduler: str, kwargs: Mapping[str, Any], sweeps: Sequence[Axis | str], **run: Any
 ) -> tuple[ScheduleSpec, list[list[ScheduleSpec]]]:
     """Return the base spec (without the swept kwargs) and the grid of a command's sweeps.
 
@@ -819,24 +763,24 @@ def sweep_grid(
         >>> base.to_command(), [s.label for s in grid[0]]
         ('lrplot cosine', ['T_max=5', 'T_max=10'])
     """
+    axes = [parse_sweeps([a])[0] if isinstance(a, str) else a for a in sweeps]
     filled = dict(kwargs)
-    swept = set()
-    for text in sweeps:
-        key, _, values = text.partition("=")
-        key = key.strip()
-        swept.add(key)
-        if key and key not in RUN_KEYS and filled.get(key) is None:
-            filled[key] = values.split(";" if ";" in values else ",")[0]
+    for key, values in axes:
+        if key in RUN_KEYS and scheduler_info(scheduler).kwarg(key) is None:
+            continue
+        if filled.get(key) is None and values:
+            filled[key] = values[0]
     base = make_spec(scheduler, filled, **run)
-    if not sweeps:
+    if not axes:
         return base, [[base]]
-    grid = sweep(base, sweeps)
+    grid = sweep(base, axes)
+    swept = {key for key, _ in axes}
     base.kwargs = {k: v for k, v in base.kwargs.items() if k not in swept}
     return base, grid
 
 
-def check_steps(specs: list[ScheduleSpec], max_steps: int = DEFAULT_MAX_STEPS) -> None:
-    """Refuse runs longer than ``max_steps`` optimizer steps, naming the figure.
+def check_steps(specs: Sequence[ScheduleSpec], max_steps: int = DEFAULT_MAX_STEPS) -> int:
+    """Refuse runs longer than ``max_steps`` optimizer steps in all; return the total.
 
     Example:
         >>> check_steps([make_spec("cosine", {"T_max": 10})], max_steps=5)
@@ -844,19 +788,23 @@ def check_steps(specs: list[ScheduleSpec], max_steps: int = DEFAULT_MAX_STEPS) -
         ...
         lrplot.errors.UsageError: the run has 10 optimizer steps, over the limit of 5 (...)
     """
-    total = max(s.resolved().n_steps for s in specs)
+    total = sum(s.resolved().n_steps for s in specs)
     if total > max_steps:
         huge = total >= 10**15
         shown = f"over 10^{len(str(total)) - 1}" if huge else f"{total:,}"
+        what = "the run has" if len(specs) == 1 else f"the {len(specs)} curves have"
         raise UsageError(
-            f"the run has {shown} optimizer steps, over the limit of {max_steps:,}",
+            f"{what} {shown} optimizer steps{'' if len(specs) == 1 else ' in all'}, over the "
+            f"limit of {max_steps:,}",
             hint="use fewer epochs or steps per epoch (or raise --max-steps)"
             if huge
             else f"raise it with --max-steps {total}",
+            key="max_steps",
         )
+    return total
 
 
-def _with_changes(base: ScheduleSpec, changes: dict[str, str]) -> ScheduleSpec:
+def _with_changes(base: ScheduleSpec, changes: dict[str, Any]) -> ScheduleSpec:
     kwargs: dict[str, Any] = dict(base.kwargs)
     run = {k: getattr(base, k) for k in RUN_KEYS if k != "label"}
     for key, value in changes.items():
@@ -865,5 +813,5 @@ def _with_changes(base: ScheduleSpec, changes: dict[str, str]) -> ScheduleSpec:
         else:
             kwargs[key] = value
     spec = make_spec(base.scheduler, kwargs, **run)
-    spec.label = ", ".join(f"{k}={v}" for k, v in changes.items())
+    spec.label = ", ".join(f"{k}={display_value(v)}" for k, v in changes.items())
     return spec

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lrplot.spec import ScheduleSpec, coerce_spec, metric_values
+from lrplot.metric import metric_values
+from lrplot.spec import ScheduleSpec, coerce_spec
 
 
 def _build(spec: ScheduleSpec, optimizer: Any) -> Any:
@@ -23,7 +24,7 @@ def _build(spec: ScheduleSpec, optimizer: Any) -> Any:
     if spec.info.module == "torch.optim.lr_scheduler":
         cls = getattr(lr_scheduler, spec.info.cls)
     else:
-        from lrplot.spec import load_target
+        from lrplot.plugins import load_target
 
         cls = load_target(spec.scheduler)
     if spec.info.cls == "ChainedScheduler":

@@ -88,3 +88,21 @@ def write_broken_module(directory) -> str:
 
     (Path(directory) / f"{BROKEN_MODULE}.py").write_text('raise RuntimeError("boom")\n')
     return BROKEN_MODULE
+
+
+class CosineAnnealingLR(LRScheduler):
+    """Not torch's class: a linear decay over `length` steps that happens to share the name."""
+
+    def __init__(self, optimizer, length: int, end: float = 0.0, last_epoch: int = -1) -> None:
+        self.length = length
+        self.end = end
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        """Return the lr of every group at ``self.last_epoch``."""
+        share = min(1.0, self.last_epoch / self.length)
+        return [base + (self.end - base) * share for base in self.base_lrs]
+
+
+class TorchCosineSubclass(__import__("torch").optim.lr_scheduler.CosineAnnealingLR):
+    """A real subclass of torch's CosineAnnealingLR (it inherits the torch traits)."""

@@ -251,11 +251,14 @@ def test_subprocess_error_is_one_line_no_traceback(tmp_path):
     ],
 )
 def test_shell_completion(words, cword, want):
-    env = {**os.environ, "_LRPLOT_COMPLETE": "complete_bash", "COMP_WORDS": words,
-           "COMP_CWORD": str(cword)}
+    env = {
+        **os.environ,
+        "_LRPLOT_COMPLETE": "complete_bash",
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(cword),
+    }
     script = os.path.join(os.path.dirname(sys.executable), "lrplot")
-    out = subprocess.run([script], env=env, capture_output=True,
-                         text=True, check=False)
+    out = subprocess.run([script], env=env, capture_output=True, text=True, check=False)
     assert set(out.stdout.split()) == want
 
 
@@ -292,6 +295,7 @@ def test_interrupted_write_keeps_the_old_file(tmp_path, monkeypatch):
 
 def test_progress_bar_on_long_runs(monkeypatch):
     import lrplot.engine
+    from lrplot import report
 
     calls = []
     real = lrplot.engine.simulate
@@ -301,10 +305,10 @@ def test_progress_bar_on_long_runs(monkeypatch):
         calls.append(progress)
         return real(spec, **kwargs)
 
-    monkeypatch.setattr(cli, "PROGRESS_FROM", 10)
+    monkeypatch.setattr(report, "PROGRESS_FROM", 10)
     monkeypatch.setattr(lrplot.engine, "simulate", spy)
     assert run("cosine", "--T_max", "50", "-o", "-").exit_code == 0
-    monkeypatch.setattr(cli, "PROGRESS_FROM", 1000)
+    monkeypatch.setattr(report, "PROGRESS_FROM", 1000)
     assert run("cosine", "--T_max", "50", "-o", "-").exit_code == 0
     assert callable(calls[0]) and calls[1] is None
 
@@ -322,16 +326,29 @@ def test_plugin_module_in_the_current_directory(tmp_path):
         "    return LambdaLR(optimizer, lambda e: 0.5 ** (e // every))\n"
     )
     script = os.path.join(os.path.dirname(sys.executable), "lrplot")
-    out = subprocess.run([script, "mysched:halving", "--every", "2", "--epochs", "4", "-o", "-"],
-                         cwd=tmp_path, capture_output=True, text=True)
+    out = subprocess.run(
+        [script, "mysched:halving", "--every", "2", "--epochs", "4", "-o", "-"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr
     assert [line.split(",")[2] for line in out.stdout.split()[1:]] == ["0.1", "0.1", "0.05", "0.05"]
 
 
 def test_sweep_cells_share_one_run_length(tmp_path):
     out = tmp_path / "s.csv"
-    result = run("cyclic", "--base_lr", "0.001", "--max_lr", "0.1", "--sweep",
-                 "step_size_up=200,500", "-o", str(out))
+    result = run(
+        "cyclic",
+        "--base_lr",
+        "0.001",
+        "--max_lr",
+        "0.1",
+        "--sweep",
+        "step_size_up=200,500",
+        "-o",
+        str(out),
+    )
     assert result.exit_code == 0, result.output
     rows = read_csv(out)
     assert len(rows["step"]) == 2000
@@ -340,15 +357,25 @@ def test_sweep_cells_share_one_run_length(tmp_path):
 
 def test_compare_takes_warmup_and_metric(tmp_path):
     out = tmp_path / "c.csv"
-    result = run("compare", "cosine:T_max=10", "plateau:patience=0", "--warmup", "2",
-                 "--epochs", "12", "-o", str(out))
+    result = run(
+        "compare",
+        "cosine:T_max=10",
+        "plateau:patience=0",
+        "--warmup",
+        "2",
+        "--epochs",
+        "12",
+        "-o",
+        str(out),
+    )
     assert result.exit_code == 2 and "--warmup cannot wrap ReduceLROnPlateau" in result.output
     result = run("compare", "cosine:T_max=10", "exp:gamma=0.9", "--warmup", "2", "-o", str(out))
     assert result.exit_code == 0, result.output
     cols = read_csv(out)
     assert float(cols["cosine:T_max=10"][0]) == pytest.approx(0.001)
-    result = run("compare", "plateau:patience=0", "--metric", "1,1,1", "--epochs", "3",
-                 "-o", str(out))
+    result = run(
+        "compare", "plateau:patience=0", "--metric", "1,1,1", "--epochs", "3", "-o", str(out)
+    )
     assert result.exit_code == 0
     assert float(read_csv(out)["plateau:patience=0"][2]) == pytest.approx(0.01)
 

@@ -93,8 +93,11 @@ def test_compare_csv_png_and_summary(tmp_path):
 
 def test_compare_values_equal_the_canonical_loop(tmp_path):
     out = tmp_path / "c.csv"
-    specs = ["onecycle:max_lr=0.1", "cyclic:base_lr=0.01,max_lr=0.1,step_size_up=4",
-             "lambda:lr_lambda='0.9**epoch'"]
+    specs = [
+        "onecycle:max_lr=0.1",
+        "cyclic:base_lr=0.01,max_lr=0.1,step_size_up=4",
+        "lambda:lr_lambda='0.9**epoch'",
+    ]
     result = invoke("compare", *specs, "--epochs", "6", "--steps-per-epoch", "3", "-o", str(out))
     assert_clean(result)
     _, cols = read_csv(out)
@@ -105,8 +108,21 @@ def test_compare_values_equal_the_canonical_loop(tmp_path):
 
 def test_compare_labels_and_grid_layout(tmp_path):
     csv_out, png_out = tmp_path / "c.csv", tmp_path / "c.png"
-    result = invoke("compare", COSINE, STEP, "--label", "cos", "--label", "step 30",
-                    "--layout", "grid", "-o", str(csv_out), "-o", str(png_out))
+    result = invoke(
+        "compare",
+        COSINE,
+        STEP,
+        "--label",
+        "cos",
+        "--label",
+        "step 30",
+        "--layout",
+        "grid",
+        "-o",
+        str(csv_out),
+        "-o",
+        str(png_out),
+    )
     assert_clean(result)
     header, cols = read_csv(csv_out)
     assert header == ["step", "epoch", "cos", "step 30"]
@@ -118,8 +134,19 @@ def test_compare_labels_and_grid_layout(tmp_path):
 
 def test_compare_spec_epochs_kept_others_use_option(tmp_path):
     out = tmp_path / "c.csv"
-    result = invoke("compare", "cosine:T_max=100", "step:step_size=30,gamma=0.5,epochs=40",
-                    "--epochs", "60", "--label", "a", "--label", "b", "-o", str(out))
+    result = invoke(
+        "compare",
+        "cosine:T_max=100",
+        "step:step_size=30,gamma=0.5,epochs=40",
+        "--epochs",
+        "60",
+        "--label",
+        "a",
+        "--label",
+        "b",
+        "-o",
+        str(out),
+    )
     assert_clean(result)
     _, cols = read_csv(out)
     assert len(cols["a"]) == 60
@@ -130,14 +157,30 @@ def test_compare_spec_epochs_kept_others_use_option(tmp_path):
     assert table_row(result.output, "steps") == ["60", "40"]
 
 
-@pytest.mark.parametrize("text", [
-    "cosine:T_max=10,warmup=3", "cosine:T_max=10,lr=0.5",
-    "cosine:T_max=10,steps_per_epoch=2", "cosine:T_max=10,step_per=iter,steps_per_epoch=2",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "cosine:T_max=10,warmup=3",
+        "cosine:T_max=10,lr=0.5",
+        "cosine:T_max=10,steps_per_epoch=2",
+        "cosine:T_max=10,step_per=iter,steps_per_epoch=2",
+    ],
+)
 def test_compare_epochs_keeps_the_specs_own_run_options(tmp_path, text):
     out = tmp_path / "c.csv"
-    result = invoke("compare", text, "exp:gamma=0.9", "--epochs", "6", "--label", "x",
-                    "--label", "y", "-o", str(out))
+    result = invoke(
+        "compare",
+        text,
+        "exp:gamma=0.9",
+        "--epochs",
+        "6",
+        "--label",
+        "x",
+        "--label",
+        "y",
+        "-o",
+        str(out),
+    )
     assert_clean(result)
     _, cols = read_csv(out)
     assert np.array_equal(floats(cols["x"]), lrplot.simulate(text, epochs=6).lr[:, 0])
@@ -175,8 +218,17 @@ def test_compare_to_stdout_keeps_stdout_pure_csv():
 
 
 def test_compare_term_and_table():
-    result = invoke("compare", "cosine:T_max=20", "exp:gamma=0.9", "--epochs", "20", "--term",
-                    "--table", "-o", "-")
+    result = invoke(
+        "compare",
+        "cosine:T_max=20",
+        "exp:gamma=0.9",
+        "--epochs",
+        "20",
+        "--term",
+        "--table",
+        "-o",
+        "-",
+    )
     assert_clean(result)
     assert "cosine:T_max=20" in result.stderr and "│" in result.stderr
 
@@ -187,8 +239,9 @@ def test_compare_term_and_table():
 @pytest.mark.parametrize("given", [[], ["--T_max", "10"]], ids=["required-kwarg", "overridden"])
 def test_sweep_columns_equal_separate_simulations(tmp_path, given):
     out = tmp_path / "s.csv"
-    result = invoke("cosine", *given, "--epochs", "150",
-                    "--sweep", "T_max=50,100,150", "-o", str(out))
+    result = invoke(
+        "cosine", *given, "--epochs", "150", "--sweep", "T_max=50,100,150", "-o", str(out)
+    )
     assert_clean(result)
     header, cols = read_csv(out)
     assert header == ["step", "epoch", "T_max=50", "T_max=100", "T_max=150"]
@@ -197,7 +250,8 @@ def test_sweep_columns_equal_separate_simulations(tmp_path, given):
         assert np.array_equal(floats(cols[f"T_max={t}"]), want)
         assert np.array_equal(want, canonical(f"cosine:T_max={t}", epochs=150)["lr"][:, 0])
     assert table_row(result.output, "min lr")[0] == fmt_lr(
-        lrplot.simulate("cosine:T_max=50", epochs=150).stats()["min"])
+        lrplot.simulate("cosine:T_max=50", epochs=150).stats()["min"]
+    )
 
 
 def test_sweep_of_a_run_option(tmp_path):
@@ -205,15 +259,28 @@ def test_sweep_of_a_run_option(tmp_path):
     result = invoke("cosine", "--T_max", "8", "--sweep", "lr=0.1,0.05", "-o", str(out))
     assert_clean(result)
     _, cols = read_csv(out)
-    assert np.array_equal(floats(cols["lr=0.05"]),
-                          lrplot.simulate("cosine:T_max=8", lr="0.05").lr[:, 0])
+    assert np.array_equal(
+        floats(cols["lr=0.05"]), lrplot.simulate("cosine:T_max=8", lr="0.05").lr[:, 0]
+    )
 
 
 def test_two_sweeps_make_a_grid(tmp_path):
     csv_out, png_out = tmp_path / "g.csv", tmp_path / "g.png"
-    result = invoke("cosine", "--T_max", "10", "--epochs", "20",
-                    "--sweep", "T_max=5,10", "--sweep", "eta_min=0,0.01,0.02",
-                    "-o", str(csv_out), "-o", str(png_out))
+    result = invoke(
+        "cosine",
+        "--T_max",
+        "10",
+        "--epochs",
+        "20",
+        "--sweep",
+        "T_max=5,10",
+        "--sweep",
+        "eta_min=0,0.01,0.02",
+        "-o",
+        str(csv_out),
+        "-o",
+        str(png_out),
+    )
     assert_clean(result)
     assert png_out.read_bytes()[:8] == PNG
     header, cols = read_csv(csv_out)
@@ -226,8 +293,19 @@ def test_two_sweeps_make_a_grid(tmp_path):
 
 
 def test_same_kwarg_swept_twice_is_refused(tmp_path):
-    result = invoke("cosine", "--T_max", "3", "--epochs", "4", "--sweep", "T_max=1,2",
-                    "--sweep", "T_max=3,4", "-o", str(tmp_path / "s.csv"))
+    result = invoke(
+        "cosine",
+        "--T_max",
+        "3",
+        "--epochs",
+        "4",
+        "--sweep",
+        "T_max=1,2",
+        "--sweep",
+        "T_max=3,4",
+        "-o",
+        str(tmp_path / "s.csv"),
+    )
     assert_clean(result, 2)
     assert "T_max" in result.output
 
@@ -240,13 +318,16 @@ def test_sweep_bad_key_suggests(tmp_path):
     assert not out.exists()
 
 
-@pytest.mark.parametrize(("sweeps", "message"), [
-    (["T_max="], "bad --sweep"),
-    (["T_max"], "bad --sweep"),
-    (["T_max=1,2", "eta_min=0,1", "T_max=3"], "at most 2"),
-    (["T_max=" + ",".join(map(str, range(1, 14)))], "at most 12"),
-    (["T_max=0,5"], "at least 1"),
-])
+@pytest.mark.parametrize(
+    ("sweeps", "message"),
+    [
+        (["T_max="], "bad --sweep"),
+        (["T_max"], "bad --sweep"),
+        (["T_max=1,2", "eta_min=0,1", "T_max=3"], "at most 2"),
+        (["T_max=" + ",".join(map(str, range(1, 14)))], "at most 12"),
+        (["T_max=0,5"], "at least 1"),
+    ],
+)
 def test_sweep_usage_errors(tmp_path, sweeps, message):
     args = [w for s in sweeps for w in ("--sweep", s)]
     result = invoke("cosine", "--T_max", "10", *args, "-o", str(tmp_path / "s.csv"))
@@ -271,8 +352,7 @@ def test_check_good_cosine_exits_0():
 
 
 def test_check_onecycle_running_out_exits_1():
-    result = invoke("check", "onecycle", "--max_lr", "0.1", "--total_steps", "50",
-                    "--epochs", "60")
+    result = invoke("check", "onecycle", "--max_lr", "0.1", "--total_steps", "50", "--epochs", "60")
     assert_clean(result, 1)
     assert "OneCycleLR" in result.output and "total_steps" in result.output
 
@@ -308,24 +388,42 @@ def test_term_draws_a_text_plot(tmp_path):
 
 @pytest.mark.parametrize("extra", [(), ("-o", "-")], ids=["file", "stdout"])
 def test_term_log_with_zero_lr_exits_2(tmp_path, extra):
-    result = invoke("poly", "--total_iters", "5", "--epochs", "8", "--term", "--log",
-                    *(extra or ("-o", str(tmp_path / "p.png"))))
+    result = invoke(
+        "poly",
+        "--total_iters",
+        "5",
+        "--epochs",
+        "8",
+        "--term",
+        "--log",
+        *(extra or ("-o", str(tmp_path / "p.png"))),
+    )
     assert_clean(result, 2)
     assert "--log" in result.output and "step 5" in result.output
 
 
 def test_term_log_failure_writes_nothing(tmp_path):
     out = tmp_path / "p.csv"
-    result = invoke("poly", "--total_iters", "5", "--epochs", "8", "--term", "--log",
-                    "-o", str(out))
+    result = invoke(
+        "poly", "--total_iters", "5", "--epochs", "8", "--term", "--log", "-o", str(out)
+    )
     assert_clean(result, 2)
     assert not out.exists()
 
 
 def test_compare_term_log_failure_writes_nothing(tmp_path):
     out = tmp_path / "c.csv"
-    result = invoke("compare", "poly:total_iters=5", "cosine:T_max=8", "--epochs", "8",
-                    "--term", "--log", "-o", str(out))
+    result = invoke(
+        "compare",
+        "poly:total_iters=5",
+        "cosine:T_max=8",
+        "--epochs",
+        "8",
+        "--term",
+        "--log",
+        "-o",
+        str(out),
+    )
     assert_clean(result, 2)
     assert not out.exists()
 

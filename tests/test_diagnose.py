@@ -33,124 +33,221 @@ def by_code(found: list[Diagnostic], code: str) -> list[Diagnostic]:
 # (code, level, SPEC, run options, substrings of the message, substrings of the fix)
 TRIGGERS: list[tuple[str, str, str, dict[str, Any], list[str], list[str]]] = [
     (
-        "cosine-short-tmax", "warning", "cosine:T_max=20", {"epochs": 150},
-        ["T_max=20", "150 epochs", "climbs back up 4 times"], ["--T_max 150"],
+        "cosine-short-tmax",
+        "warning",
+        "cosine:T_max=20",
+        {"epochs": 150},
+        ["T_max=20", "150 epochs", "climbs back up 4 times"],
+        ["--T_max 150"],
     ),
     (
-        "cosine-short-tmax", "warning", "cosine:T_max=20", {"epochs": 150, "warmup": 10},
-        ["T_max=20", "140 epochs", "10-epoch warmup", "3 times"], ["--T_max 140"],
+        "cosine-short-tmax",
+        "warning",
+        "cosine:T_max=20",
+        {"epochs": 150, "warmup": 10},
+        ["T_max=20", "140 epochs", "10-epoch warmup", "3 times"],
+        ["--T_max 140"],
     ),
     (
-        "cosine-short-tmax", "warning", "cosine:T_max=20", {"epochs": 30, "steps_per_epoch": 4},
-        ["T_max=20", "30 epochs", "once"], ["--T_max 30"],
+        "cosine-short-tmax",
+        "warning",
+        "cosine:T_max=20",
+        {"epochs": 30, "steps_per_epoch": 4},
+        ["T_max=20", "30 epochs", "once"],
+        ["--T_max 30"],
     ),
     (
-        "cosine-short-tmax", "warning",
+        "cosine-short-tmax",
+        "warning",
         "sequential:schedulers=['linear:total_iters=5','cosine:T_max=20'],milestones=[5]",
-        {"epochs": 60}, ["T_max=20", "55 epochs", "milestone at 5", "once"], ["T_max=55"],
+        {"epochs": 60},
+        ["T_max=20", "55 epochs", "milestone at 5", "once"],
+        ["T_max=55"],
     ),
     (
-        "horizon-unit-mismatch", "warning", "cosine:T_max=150", {"epochs": 150, **ITER20},
+        "horizon-unit-mismatch",
+        "warning",
+        "cosine:T_max=150",
+        {"epochs": 150, **ITER20},
         ["T_max=150", "20 per epoch", "3000", "5% of the run"],
         ["--step-per epoch", "--T_max 3000"],
     ),
     (
-        "horizon-unit-mismatch", "warning", "cosine:T_max=10000", {"epochs": 100},
-        ["T_max=10000", "100 epochs", "only 1%"], ["--T_max 100"],
+        "horizon-unit-mismatch",
+        "warning",
+        "cosine:T_max=10000",
+        {"epochs": 100},
+        ["T_max=10000", "100 epochs", "only 1%"],
+        ["--T_max 100"],
     ),
     (
-        "horizon-unit-mismatch", "warning", "onecycle:max_lr=0.1,total_steps=1000",
+        "horizon-unit-mismatch",
+        "warning",
+        "onecycle:max_lr=0.1,total_steps=1000",
         {"epochs": 50, "steps_per_epoch": 20, "step_per": "epoch"},
-        ["total_steps=1000", "50 epochs", "5%"], ["--step-per iter", "1000 optimizer steps"],
+        ["total_steps=1000", "50 epochs", "5%"],
+        ["--step-per iter", "1000 optimizer steps"],
     ),
     (
-        "horizon-unit-mismatch", "warning", "multistep:milestones=[30,80]",
-        {"epochs": 100, **ITER20}, ["milestones=30,80", "first 80 steps", "2000"],
+        "horizon-unit-mismatch",
+        "warning",
+        "multistep:milestones=[30,80]",
+        {"epochs": 100, **ITER20},
+        ["milestones=30,80", "first 80 steps", "2000"],
         ["--milestones 600,1600"],
     ),
     (
-        "horizon-unit-mismatch", "warning", "step:step_size=30",
+        "horizon-unit-mismatch",
+        "warning",
+        "step:step_size=30",
         {"epochs": 90, "steps_per_epoch": 10, "step_per": "iter"},
-        ["step_size=30", "every 30 steps, 30 times"], ["--step_size 300"],
+        ["step_size=30", "every 30 steps, 30 times"],
+        ["--step_size 300"],
     ),
     (
-        "onecycle-stopped", "warning", "onecycle:max_lr=0.1,total_steps=50",
+        "onecycle-stopped",
+        "warning",
+        "onecycle:max_lr=0.1,total_steps=50",
         {"epochs": 3, "steps_per_epoch": 20},
-        ["OneCycleLR", "step 51 of 60", "crash"], ["--total_steps 60"],
+        ["OneCycleLR", "step 51 of 60", "crash"],
+        ["--total_steps 60"],
     ),
     (
-        "milestones-beyond-run", "warning", "multistep:milestones=[30,120]", {"epochs": 100},
-        ["milestone 120", "100 epochs", "never happens"], ["--epochs 121"],
+        "milestones-beyond-run",
+        "warning",
+        "multistep:milestones=[30,120]",
+        {"epochs": 100},
+        ["milestone 120", "100 epochs", "never happens"],
+        ["--epochs 121"],
     ),
     (
-        "milestones-beyond-run", "warning", "multistep:milestones=[130,150]", {"epochs": 100},
-        ["milestones 130,150", "100 epochs", "never decays"], ["--epochs 151"],
-    ),
-    (
-        "milestones-beyond-run", "warning", "step:step_size=200", {"epochs": 100},
-        ["step_size=200", "100 epochs", "never decays"], ["--step_size 33", "--epochs 201"],
-    ),
-    (
-        "milestones-beyond-run", "warning",
-        "sequential:schedulers=['linear:total_iters=5','cosine:T_max=95',"
-        "'constant:factor=0.1,total_iters=1000'],milestones=[5,150]",
-        {"epochs": 100}, ["milestone 150", "100 epochs", "constant phase never starts"],
+        "milestones-beyond-run",
+        "warning",
+        "multistep:milestones=[130,150]",
+        {"epochs": 100},
+        ["milestones 130,150", "100 epochs", "never decays"],
         ["--epochs 151"],
     ),
     (
-        "warmup-longer-than-run", "warning", "cosine:T_max=20", {"epochs": 30, "warmup": 40},
-        ["--warmup 40", "30 epochs", "never starts"], ["--warmup 1", "--epochs 41"],
+        "milestones-beyond-run",
+        "warning",
+        "step:step_size=200",
+        {"epochs": 100},
+        ["step_size=200", "100 epochs", "never decays"],
+        ["--step_size 33", "--epochs 201"],
     ),
     (
-        "warmup-longer-than-run", "warning", "cosine:T_max=20", {"epochs": 30, "warmup": 30},
-        ["--warmup 30", "30 epochs"], ["--epochs 31"],
+        "milestones-beyond-run",
+        "warning",
+        "sequential:schedulers=['linear:total_iters=5','cosine:T_max=95',"
+        "'constant:factor=0.1,total_iters=1000'],milestones=[5,150]",
+        {"epochs": 100},
+        ["milestone 150", "100 epochs", "constant phase never starts"],
+        ["--epochs 151"],
     ),
     (
-        "warmup-longer-than-run", "warning", "linear:total_iters=200", {"epochs": 100},
-        ["LinearLR total_iters=200", "100 epochs", "never reaches"], ["--total_iters 5"],
+        "warmup-longer-than-run",
+        "warning",
+        "cosine:T_max=20",
+        {"epochs": 30, "warmup": 40},
+        ["--warmup 40", "30 epochs", "never starts"],
+        ["--warmup 1", "--epochs 41"],
     ),
     (
-        "warmup-longer-than-run", "warning", "constant:total_iters=200", {"epochs": 100},
-        ["ConstantLR total_iters=200", "100 epochs"], ["--total_iters 5"],
+        "warmup-longer-than-run",
+        "warning",
+        "cosine:T_max=20",
+        {"epochs": 30, "warmup": 30},
+        ["--warmup 30", "30 epochs"],
+        ["--epochs 31"],
     ),
     (
-        "warmup-longer-than-run", "warning",
+        "warmup-longer-than-run",
+        "warning",
+        "linear:total_iters=200",
+        {"epochs": 100},
+        ["LinearLR total_iters=200", "100 epochs", "never reaches"],
+        ["--total_iters 5"],
+    ),
+    (
+        "warmup-longer-than-run",
+        "warning",
+        "constant:total_iters=200",
+        {"epochs": 100},
+        ["ConstantLR total_iters=200", "100 epochs"],
+        ["--total_iters 5"],
+    ),
+    (
+        "warmup-longer-than-run",
+        "warning",
         "chained:schedulers=['linear:total_iters=200','exponential:gamma=0.99']",
-        {"epochs": 100}, ["LinearLR total_iters=200", "100 epochs"], ["total_iters=5"],
+        {"epochs": 100},
+        ["LinearLR total_iters=200", "100 epochs"],
+        ["total_iters=5"],
     ),
     (
-        "warmup-longer-than-run", "warning",
+        "warmup-longer-than-run",
+        "warning",
         "sequential:schedulers=['linear:total_iters=5','cosine:T_max=100'],milestones=[200]",
-        {"epochs": 100}, ["switches to cosine at 200", "100 epochs", "never starts"],
+        {"epochs": 100},
+        ["switches to cosine at 200", "100 epochs", "never starts"],
         ["--epochs 201"],
     ),
     (
-        "plateau-never-reduced", "warning", "plateau:patience=200", {"epochs": 100},
-        ["never reduced", "100 epochs", "patience=200"], ["--patience 10"],
+        "plateau-never-reduced",
+        "warning",
+        "plateau:patience=200",
+        {"epochs": 100},
+        ["never reduced", "100 epochs", "patience=200"],
+        ["--patience 10"],
     ),
     (
-        "plateau-never-reduced", "warning", "plateau", {"epochs": 100, "metric": "1/(1+epoch)"},
-        ["never reduced", "100 epochs", "patience=10"], ["--patience"],
+        "plateau-never-reduced",
+        "warning",
+        "plateau",
+        {"epochs": 100, "metric": "1/(1+epoch)"},
+        ["never reduced", "100 epochs", "patience=10"],
+        ["--patience"],
     ),
     (
-        "lr-ends-at-start", "warning", "exponential:gamma=1", {"epochs": 10},
-        ["0.1", "no net decay"], ["--T_max 10"],
+        "lr-ends-at-start",
+        "warning",
+        "exponential:gamma=1",
+        {"epochs": 10},
+        ["0.1", "no net decay"],
+        ["--T_max 10"],
     ),
     (
-        "lr-ends-at-start", "warning", "lambda:lr_lambda='abs(cos(pi*epoch/10))'", {"epochs": 11},
-        ["ends where it started (0.1)", "no net decay"], [],
+        "lr-ends-at-start",
+        "warning",
+        "lambda:lr_lambda='abs(cos(pi*epoch/10))'",
+        {"epochs": 11},
+        ["ends where it started (0.1)", "no net decay"],
+        [],
     ),
     (
-        "lr-ends-at-start", "info", "sgdr:T_0=10", {"epochs": 41},
-        ["ends where it started (0.1)", "CosineAnnealingWarmRestarts"], [],
+        "lr-ends-at-start",
+        "info",
+        "sgdr:T_0=10",
+        {"epochs": 41},
+        ["ends where it started (0.1)", "CosineAnnealingWarmRestarts"],
+        [],
     ),
     (
-        "lr-ends-at-start", "info", "cyclic:base_lr=0.01,max_lr=0.1,step_size_up=5",
-        {"epochs": 21}, ["ends where it started (0.01)", "CyclicLR"], [],
+        "lr-ends-at-start",
+        "info",
+        "cyclic:base_lr=0.01,max_lr=0.1,step_size_up=5",
+        {"epochs": 21},
+        ["ends where it started (0.01)", "CyclicLR"],
+        [],
     ),
     (
-        "lr-near-zero-long", "info", "exponential:gamma=0.9", {"epochs": 100},
-        ["56%", "56 of 100 steps", "under 1% of the peak (0.1)"], ["step 44"],
+        "lr-near-zero-long",
+        "info",
+        "exponential:gamma=0.9",
+        {"epochs": 100},
+        ["56%", "56 of 100 steps", "under 1% of the peak (0.1)"],
+        ["step 44"],
     ),
 ]
 
@@ -170,14 +267,16 @@ NON_TRIGGERS: list[tuple[str, str, dict[str, Any]]] = [
     ("horizon-unit-mismatch", "cosine:T_max=150", {"epochs": 100}),
     ("horizon-unit-mismatch", "onecycle:max_lr=0.1", {"epochs": 50, "steps_per_epoch": 20}),
     (
-        "horizon-unit-mismatch", "onecycle:max_lr=0.1",
+        "horizon-unit-mismatch",
+        "onecycle:max_lr=0.1",
         {"epochs": 50, "steps_per_epoch": 20, "step_per": "epoch"},
     ),
     ("horizon-unit-mismatch", "multistep:milestones=[30,80]", {"epochs": 100}),
     ("horizon-unit-mismatch", "multistep:milestones=[600,1600]", {"epochs": 100, **ITER20}),
     ("horizon-unit-mismatch", "cyclic:base_lr=0.01,max_lr=0.1", {"epochs": 10, **ITER20}),
     (
-        "onecycle-stopped", "onecycle:max_lr=0.1,total_steps=60",
+        "onecycle-stopped",
+        "onecycle:max_lr=0.1,total_steps=60",
         {"epochs": 3, "steps_per_epoch": 20},
     ),
     ("onecycle-stopped", "onecycle:max_lr=0.1", {"epochs": 3, "steps_per_epoch": 20}),
@@ -223,12 +322,17 @@ def _id(case: tuple[Any, ...]) -> str:
 
 
 @pytest.mark.parametrize(
-    ("code", "level", "text", "options", "in_message", "in_fix"), TRIGGERS,
+    ("code", "level", "text", "options", "in_message", "in_fix"),
+    TRIGGERS,
     ids=[f"{c[0]}-{i}" for i, c in enumerate(TRIGGERS)],
 )
 def test_check_fires_with_numbers(
-    code: str, level: str, text: str, options: dict[str, Any],
-    in_message: list[str], in_fix: list[str],
+    code: str,
+    level: str,
+    text: str,
+    options: dict[str, Any],
+    in_message: list[str],
+    in_fix: list[str],
 ) -> None:
     _, _, found = run(text, **options)
     hits = by_code(found, code)
@@ -243,7 +347,8 @@ def test_check_fires_with_numbers(
 
 
 @pytest.mark.parametrize(
-    ("code", "text", "options"), NON_TRIGGERS,
+    ("code", "text", "options"),
+    NON_TRIGGERS,
     ids=[f"{c[0]}-{i}" for i, c in enumerate(NON_TRIGGERS)],
 )
 def test_close_run_does_not_fire(code: str, text: str, options: dict[str, Any]) -> None:
@@ -264,9 +369,14 @@ def test_every_check_is_tested_both_ways() -> None:
 
 def test_checks_have_one_line_explanations() -> None:
     assert list(CHECKS) == [
-        "cosine-short-tmax", "horizon-unit-mismatch", "onecycle-stopped",
-        "milestones-beyond-run", "warmup-longer-than-run", "plateau-never-reduced",
-        "lr-ends-at-start", "lr-near-zero-long",
+        "cosine-short-tmax",
+        "horizon-unit-mismatch",
+        "onecycle-stopped",
+        "milestones-beyond-run",
+        "warmup-longer-than-run",
+        "plateau-never-reduced",
+        "lr-ends-at-start",
+        "lr-near-zero-long",
     ]
     for code, text in CHECKS.items():
         assert code == code.lower() and " " not in code
@@ -275,11 +385,13 @@ def test_checks_have_one_line_explanations() -> None:
 
 def test_the_brief_examples_read_as_promised() -> None:
     _, _, found = run("cosine:T_max=20", epochs=150)
-    assert [(d.code, d.message, d.fix) for d in found] == [(
-        "cosine-short-tmax",
-        "T_max=20 but the run is 150 epochs: the lr climbs back up 4 times",
-        "for a single decay over the run use --T_max 150",
-    )]
+    assert [(d.code, d.message, d.fix) for d in found] == [
+        (
+            "cosine-short-tmax",
+            "T_max=20 but the run is 150 epochs: the lr climbs back up 4 times",
+            "for a single decay over the run use --T_max 150",
+        )
+    ]
     _, schedule, found = run("onecycle:max_lr=0.1,total_steps=50", epochs=3, steps_per_epoch=20)
     assert schedule.stopped
     assert by_code(found, "onecycle-stopped")[0].message == (

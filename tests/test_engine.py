@@ -216,8 +216,9 @@ def test_nested_onecycle_gets_the_steps_it_really_runs():
     import torch
     from torch.optim import lr_scheduler
 
-    got = simulate("chained:schedulers=['onecycle:max_lr=0.1']", epochs=50, steps_per_epoch=20,
-                   step_per="iter")
+    got = simulate(
+        "chained:schedulers=['onecycle:max_lr=0.1']", epochs=50, steps_per_epoch=20, step_per="iter"
+    )
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
     sched = lr_scheduler.ChainedScheduler(
         [lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=1000)], optimizer=opt
@@ -232,8 +233,11 @@ def test_nested_onecycle_gets_the_steps_it_really_runs():
 
 
 def test_onecycle_after_a_sequential_milestone_is_sized_to_what_remains():
-    s = simulate("sequential:schedulers=['linear:start_factor=0.1,total_iters=5',"
-                 "'onecycle:max_lr=0.1'],milestones=[5]", epochs=50)
+    s = simulate(
+        "sequential:schedulers=['linear:start_factor=0.1,total_iters=5',"
+        "'onecycle:max_lr=0.1'],milestones=[5]",
+        epochs=50,
+    )
     assert not s.stopped and s.n == 50
     assert s.lr[-1, 0] == pytest.approx(0.1 / 25 / 1e4)
 

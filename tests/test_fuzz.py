@@ -62,7 +62,7 @@ def typo(draw: st.DrawFn, words: list[str]) -> str:
     """Return a near miss of one of ``words``: a character dropped or doubled."""
     word = draw(st.sampled_from(words))
     i = draw(st.integers(0, len(word) - 1))
-    return word[:i] + word[i + 1:] if draw(st.booleans()) else word[:i] + word[i] + word[i:]
+    return word[:i] + word[i + 1 :] if draw(st.booleans()) else word[:i] + word[i] + word[i:]
 
 
 unicode_text = st.text(
@@ -80,26 +80,123 @@ scheduler_names = st.one_of(
     unicode_text.filter(lambda s: s and not s.startswith("-")),
 )
 
-special_values = st.sampled_from([
-    "0", "-0", "1", "-1", "2", "0.5", "1e-3", "1e308", "1.5e308", "-1e308", "1e-400", "1e400",
-    str(10**30), str(-(10**30)), "1e3", "10.0", "1.5", " 5 ", "0x10", "1_000",
-    "nan", "NaN", "inf", "-inf", "Infinity",
-    "", " ", ",", "1,,2", "1,2", "0.1,0.01", "1,2,3", "5,3", "3,3,3", "[1,2]",
-    "true", "false", "True", "yes", "none", "None", "null", "cos", "linear", "min", "max",
-    "rel", "abs", "triangular", "triangular2", "exp_range", "iterations", "cycle",
-])
-expressions = st.sampled_from([
-    "0.95**epoch", "epoch", "1/epoch", "1/(1+epoch)", "epoch**epoch**epoch", "9**9**9**9",
-    "0 if epoch < 3 else 1e308*10", "log(epoch)", "sqrt(-1)", "exp(1000)", "-1", "0",
-    "__import__('os')", "lambda: 1", "epoch.__class__", "max()", "min(1)", "1 if epoch else",
-    "(" * 120 + "1" + ")" * 120, "epoch" + "+1" * 600, "1,0.9,0.9", "0.97", "nan", "inf",
-])
+special_values = st.sampled_from(
+    [
+        "0",
+        "-0",
+        "1",
+        "-1",
+        "2",
+        "0.5",
+        "1e-3",
+        "1e308",
+        "1.5e308",
+        "-1e308",
+        "1e-400",
+        "1e400",
+        str(10**30),
+        str(-(10**30)),
+        "1e3",
+        "10.0",
+        "1.5",
+        " 5 ",
+        "0x10",
+        "1_000",
+        "nan",
+        "NaN",
+        "inf",
+        "-inf",
+        "Infinity",
+        "",
+        " ",
+        ",",
+        "1,,2",
+        "1,2",
+        "0.1,0.01",
+        "1,2,3",
+        "5,3",
+        "3,3,3",
+        "[1,2]",
+        "true",
+        "false",
+        "True",
+        "yes",
+        "none",
+        "None",
+        "null",
+        "cos",
+        "linear",
+        "min",
+        "max",
+        "rel",
+        "abs",
+        "triangular",
+        "triangular2",
+        "exp_range",
+        "iterations",
+        "cycle",
+    ]
+)
+expressions = st.sampled_from(
+    [
+        "0.95**epoch",
+        "epoch",
+        "1/epoch",
+        "1/(1+epoch)",
+        "epoch**epoch**epoch",
+        "9**9**9**9",
+        "0 if epoch < 3 else 1e308*10",
+        "log(epoch)",
+        "sqrt(-1)",
+        "exp(1000)",
+        "-1",
+        "0",
+        "__import__('os')",
+        "lambda: 1",
+        "epoch.__class__",
+        "max()",
+        "min(1)",
+        "1 if epoch else",
+        "(" * 120 + "1" + ")" * 120,
+        "epoch" + "+1" * 600,
+        "1,0.9,0.9",
+        "0.97",
+        "nan",
+        "inf",
+    ]
+)
 spec_values = st.builds(
     lambda name, key, value: f"{name}:{key}={value}" if key else name,
-    st.sampled_from(["cosine", "linear", "exp", "step", "constant", "plateau", "lambda",
-                     "sequential", "onecycle", "bogus", "lrplot:Nope"]),
-    st.sampled_from(["", "T_max", "total_iters", "gamma", "step_size", "factor", "nope",
-                     "lr_lambda", "epochs", "lr", "warmup"]),
+    st.sampled_from(
+        [
+            "cosine",
+            "linear",
+            "exp",
+            "step",
+            "constant",
+            "plateau",
+            "lambda",
+            "sequential",
+            "onecycle",
+            "bogus",
+            "lrplot:Nope",
+        ]
+    ),
+    st.sampled_from(
+        [
+            "",
+            "T_max",
+            "total_iters",
+            "gamma",
+            "step_size",
+            "factor",
+            "nope",
+            "lr_lambda",
+            "epochs",
+            "lr",
+            "warmup",
+        ]
+    ),
     st.one_of(st.integers(-2, 12).map(str), special_values, expressions.map(repr)),
 )
 numbers = st.one_of(
@@ -125,8 +222,14 @@ GOOD = {
     "ints": st.sampled_from(["3", "2,5", "3,8,8", "1,2,3"]),
     "bool": st.sampled_from(["true", "false"]),
     "expr": st.sampled_from(["0.95**epoch", "1 if epoch < 3 else 0.1", "0.99"]),
-    "specs": st.sampled_from(["linear:total_iters=3", "cosine:T_max=5", "exp:gamma=0.9",
-                              "constant:factor=0.5,total_iters=2"]),
+    "specs": st.sampled_from(
+        [
+            "linear:total_iters=3",
+            "cosine:T_max=5",
+            "exp:gamma=0.9",
+            "constant:factor=0.5,total_iters=2",
+        ]
+    ),
     "str": st.sampled_from(["x"]),
     "auto": st.sampled_from(["1", "0.5", "true"]),
 }
@@ -165,12 +268,24 @@ def kwarg_args(draw: st.DrawFn, name: str) -> list[str]:
             key = kw.name
             value = draw(values) if _hostile(draw) else _good_value(draw, kw)
         else:
-            key = draw(st.one_of(
-                typo([k.name for k in known] or ["T_max"]),
-                st.from_regex(r"[A-Za-z_][\w-]{0,10}", fullmatch=True),
-                st.sampled_from(["epochs", "steps_per_epoch", "optimizer", "last_epoch",
-                                 "verbose", "T_max", "lr", "help-me"]),
-            ))
+            key = draw(
+                st.one_of(
+                    typo([k.name for k in known] or ["T_max"]),
+                    st.from_regex(r"[A-Za-z_][\w-]{0,10}", fullmatch=True),
+                    st.sampled_from(
+                        [
+                            "epochs",
+                            "steps_per_epoch",
+                            "optimizer",
+                            "last_epoch",
+                            "verbose",
+                            "T_max",
+                            "lr",
+                            "help-me",
+                        ]
+                    ),
+                )
+            )
             value = draw(values)
         words += [f"--{key}", value]
     return words
@@ -185,30 +300,48 @@ def run_args(draw: st.DrawFn, full: bool = True) -> list[str]:
 
     words: list[str] = []
     if draw(st.integers(0, 4)):
-        words += ["--epochs", pick(st.integers(1, 50).map(str), st.integers(-2, 0).map(str)
-                                   | special_values)]
+        words += [
+            "--epochs",
+            pick(st.integers(1, 50).map(str), st.integers(-2, 0).map(str) | special_values),
+        ]
     if draw(st.booleans()):
-        words += ["--steps-per-epoch", pick(st.integers(1, 5).map(str),
-                                            st.just("0") | special_values)]
+        words += [
+            "--steps-per-epoch",
+            pick(st.integers(1, 5).map(str), st.just("0") | special_values),
+        ]
     if draw(st.booleans()):
         words += ["--lr", pick(st.sampled_from(["0.1", "0.1,0.01", "1", "0.5,0.1,0.01"]))]
     if draw(st.integers(0, 3)) == 0:
-        words += ["--step-per", pick(st.sampled_from(["epoch", "iter"]),
-                                     st.sampled_from(["batch", "", "EPOCH"]))]
+        words += [
+            "--step-per",
+            pick(st.sampled_from(["epoch", "iter"]), st.sampled_from(["batch", "", "EPOCH"])),
+        ]
     if draw(st.integers(0, 3)) == 0:
-        words += ["--optimizer", pick(st.sampled_from(["sgd", "adam", "adamw", "ADAM"]),
-                                      st.sampled_from(["adma", "", "rmsprop"]))]
+        words += [
+            "--optimizer",
+            pick(
+                st.sampled_from(["sgd", "adam", "adamw", "ADAM"]),
+                st.sampled_from(["adma", "", "rmsprop"]),
+            ),
+        ]
     if full and draw(st.integers(0, 3)) == 0:
         words += ["--warmup", pick(st.integers(0, 8).map(str), special_values)]
         if draw(st.booleans()):
-            words += ["--warmup-start-factor", pick(st.sampled_from(["0.1", "1", "0.5"]),
-                                                    special_values | numbers)]
+            words += [
+                "--warmup-start-factor",
+                pick(st.sampled_from(["0.1", "1", "0.5"]), special_values | numbers),
+            ]
     if full and draw(st.integers(0, 3)) == 0:
-        words += ["--metric", pick(
-            st.sampled_from(["1,0.9,0.9", "1/(1+epoch)", "1", "0.5 + 0.1*sin(epoch)"]),
-            expressions | special_values | unicode_text
-            | st.sampled_from(["@missing.csv", "@missing.csv:loss", "@", "@:"]),
-        )]
+        words += [
+            "--metric",
+            pick(
+                st.sampled_from(["1,0.9,0.9", "1/(1+epoch)", "1", "0.5 + 0.1*sin(epoch)"]),
+                expressions
+                | special_values
+                | unicode_text
+                | st.sampled_from(["@missing.csv", "@missing.csv:loss", "@", "@:"]),
+            ),
+        ]
     if draw(st.integers(0, 19)) == 0:
         words += [draw(st.sampled_from(["--bogus", "--T_max", "-x", "--lr=", "--epochs=3"]))]
     return words
@@ -226,10 +359,16 @@ def output_args(draw: st.DrawFn, csv_path: str) -> list[str]:
 
 
 GOOD_SPECS = [
-    "cosine:T_max=10", "step:step_size=3", "linear:epochs=5", "plateau:patience=2",
-    "exp:gamma=0.9,lr=0.5", "onecycle:max_lr=0.1", "lambda:lr_lambda='0.9**epoch'",
+    "cosine:T_max=10",
+    "step:step_size=3",
+    "linear:epochs=5",
+    "plateau:patience=2",
+    "exp:gamma=0.9,lr=0.5",
+    "onecycle:max_lr=0.1",
+    "lambda:lr_lambda='0.9**epoch'",
     "sequential:schedulers=['linear:total_iters=2','cosine:T_max=5'],milestones=[2]",
-    "multistep:milestones=[2,4],gamma=0.5", "cyclic:base_lr=0.01,max_lr=0.1,step_size_up=3",
+    "multistep:milestones=[2,4],gamma=0.5",
+    "cyclic:base_lr=0.01,max_lr=0.1,step_size_up=3",
 ]
 
 
@@ -238,11 +377,20 @@ def command_lines(draw: st.DrawFn, csv_path: str) -> list[str]:
     """Return a whole command line: a scheduler command, ``check`` or ``compare``."""
     mode = draw(st.sampled_from(["plot"] * 6 + ["check", "compare"]))
     if mode == "compare":
-        specs = draw(st.lists(
-            st.sampled_from(GOOD_SPECS) | spec_values, min_size=1, max_size=4,
-        ))
-        return ["compare", *specs, *draw(run_args(full=False)), *MAX_STEPS,
-                *draw(output_args(csv_path))]
+        specs = draw(
+            st.lists(
+                st.sampled_from(GOOD_SPECS) | spec_values,
+                min_size=1,
+                max_size=4,
+            )
+        )
+        return [
+            "compare",
+            *specs,
+            *draw(run_args(full=False)),
+            *MAX_STEPS,
+            *draw(output_args(csv_path)),
+        ]
     good_name = st.sampled_from(NAMES) | st.sampled_from(NAMES).map(str.upper)
     name = draw(scheduler_names if draw(st.integers(0, 3)) == 0 else good_name)
     groups = [draw(kwarg_args(name)), draw(run_args())]
@@ -270,8 +418,13 @@ def broken_module_on_path(tmp_path_factory):
         yield
 
 
-@settings(max_examples=300, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(data=st.data())
 def test_any_command_line_exits_cleanly(data, csv_path, broken_module_on_path):
     args = data.draw(command_lines(str(csv_path)), label="args")
@@ -363,15 +516,17 @@ def test_metric_file_unknown_column(tmp_path, monkeypatch):
 def test_metric_file_column_works(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "file.csv").write_text("epoch,loss\n0,1.0\n1,0.9\n2,0.9\n")
-    result = invoke("plateau", "--patience", "0", "--metric", "@file.csv:loss",
-                    "--epochs", "4", "-o", "out.csv")
+    result = invoke(
+        "plateau", "--patience", "0", "--metric", "@file.csv:loss", "--epochs", "4", "-o", "out.csv"
+    )
     assert result.exit_code == 0, result.output
     assert lr_column(tmp_path / "out.csv", "metric") == [1.0, 0.9, 0.9, 0.9]
 
 
 def test_lambda_producing_inf_names_the_epoch():
-    result = invoke("lambda", "--lr_lambda", "0 if epoch < 3 else 1e308*10", "--epochs", "6",
-                    "-o", "-")
+    result = invoke(
+        "lambda", "--lr_lambda", "0 if epoch < 3 else 1e308*10", "--epochs", "6", "-o", "-"
+    )
     assert result.exit_code == 1, result.output  # valid text that fails at run time
     assert "Traceback" not in result.output
     assert "epoch 3" in result.output, result.output
@@ -383,8 +538,17 @@ def test_lambda_producing_inf_names_the_epoch():
 
 SURROGATE_CASES = {
     # the CSV writer opens the file as strict UTF-8: a traceback in any locale
-    "compare-label-csv": ["compare", "cosine:T_max=5", "exp:gamma=0.9", "--label", "\udcff",
-                          "--label", "b", "-o", "{tmp}/lab.csv"],
+    "compare-label-csv": [
+        "compare",
+        "cosine:T_max=5",
+        "exp:gamma=0.9",
+        "--label",
+        "\udcff",
+        "--label",
+        "b",
+        "-o",
+        "{tmp}/lab.csv",
+    ],
     # report.summary prints the path as is ('wrote ...'): fails on a strict UTF-8 stdout
     "output-path": ["cosine", "--T_max", "5", "-o", "{tmp}/\udcff.csv"],
     # report.term_plot prints the title as is
@@ -396,38 +560,57 @@ SURROGATE_CASES = {
 def test_surrogates_from_argv_never_crash(tmp_path, case):
     args = [a.replace("{tmp}", str(tmp_path)) for a in SURROGATE_CASES[case]]
     result = invoke(*args)
-    assert result.exception is None or isinstance(result.exception, SystemExit), \
-        repr(result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
     assert result.exit_code in (0, 1, 2)
     assert result.output.strip()
 
 
-@pytest.mark.parametrize("args", [
-    ["multistep", "--milestones", "1.5e308", "-o", "-"],
-    ["check", "multistep", "--milestones", "1.5e308"],
-    ["compare", "multistep:milestones=[1.5e308]", "-o", "-"],
-], ids=["plot", "check", "compare"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["multistep", "--milestones", "1.5e308", "-o", "-"],
+        ["check", "multistep", "--milestones", "1.5e308"],
+        ["compare", "multistep:milestones=[1.5e308]", "-o", "-"],
+    ],
+    ids=["plot", "check", "compare"],
+)
 def test_huge_milestone_is_refused_cleanly(args):
     result = invoke(*args, *MAX_STEPS)
-    assert result.exception is None or isinstance(result.exception, SystemExit), \
-        repr(result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
     assert result.exit_code == 2
     assert "--max-steps" in result.output
 
 
 def test_abstract_base_scheduler_plugin_is_reported():
     result = invoke("torch.optim.lr_scheduler:LRScheduler", "-o", "-", *MAX_STEPS)
-    assert result.exception is None or isinstance(result.exception, SystemExit), \
-        repr(result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
     assert result.exit_code == 1
     assert "LRScheduler failed while being built: NotImplementedError" in result.output
     assert "LRScheduler" in result.output
 
 
-@pytest.mark.parametrize("nested", ["cosine:T_max=5,warmup=3", "cosine:T_max=5,lr=0.5",
-                                    "cosine:T_max=5,epochs=2"])
+@pytest.mark.parametrize(
+    "nested", ["cosine:T_max=5,warmup=3", "cosine:T_max=5,lr=0.5", "cosine:T_max=5,epochs=2"]
+)
 def test_run_options_in_nested_spec_are_refused(nested):
-    result = invoke("sequential", "--schedulers", nested, "--schedulers", "exp:gamma=0.9",
-                    "--milestones", "5", "--epochs", "8", "-o", "-")
+    result = invoke(
+        "sequential",
+        "--schedulers",
+        nested,
+        "--schedulers",
+        "exp:gamma=0.9",
+        "--milestones",
+        "5",
+        "--epochs",
+        "8",
+        "-o",
+        "-",
+    )
     assert result.exit_code == 2, result.output
     assert nested.rpartition(",")[2].partition("=")[0] in result.output

@@ -32,11 +32,14 @@ entries:
       - {scheduler: exponential, kwargs: {gamma: 0.8}, label: exp 0.8}
 """
 
-BROKEN = SMALL + """\
+BROKEN = (
+    SMALL
+    + """\
   bad:
     scheduler: cosine
     kwargs: {T_max: abc}
 """
+)
 
 
 def write(tmp_path: Path, text: str, name: str = "cfg.yaml") -> Path:
@@ -51,10 +54,13 @@ def console() -> tuple[Console, io.StringIO]:
 
 
 def render(config: Path, out: Path, **options) -> tuple[int, str]:
+    from lrplot import report
+
     con, text = console()
     options = {"jobs": 1, "formats": "png,svg", "check": False, "allow_import": False, **options}
-    code = gallery.run(config, out, console=con, **options)
-    return code, text.getvalue()
+    done = gallery.run(config, out, **options)
+    con.print(report.gallery_report(done))
+    return (0 if done.ok else 1), text.getvalue()
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
@@ -70,32 +76,81 @@ OK = "{scheduler: cosine, kwargs: {T_max: 10}}"
 
 # (id, yaml text, "file" (ConfigError) or "entry" (skipped entry), location, must contain)
 CASES = [
-    ("unknown top-level key", f"defaults: {{}}\nentrys:\n  a: {OK}\n", "file", "2:1",
-     ["unknown key 'entrys' at the top level", "did you mean entries?"]),
-    ("unknown entry key", E + "    scheduler: cosine\n    kwargs: {T_max: 10}\n    colour: red\n",
-     "entry", "5:5", ["entry 'a'", "unknown key 'colour'"]),
-    ("unknown defaults key", f"defaults: {{epoch: 3}}\nentries:\n  a: {OK}\n", "file", "1:12",
-     ["unknown key 'epoch' in defaults", "did you mean epochs?"]),
+    (
+        "unknown top-level key",
+        f"defaults: {{}}\nentrys:\n  a: {OK}\n",
+        "file",
+        "2:1",
+        ["unknown key 'entrys' at the top level", "did you mean entries?"],
+    ),
+    (
+        "unknown entry key",
+        E + "    scheduler: cosine\n    kwargs: {T_max: 10}\n    colour: red\n",
+        "entry",
+        "5:5",
+        ["entry 'a'", "unknown key 'colour'"],
+    ),
+    (
+        "unknown defaults key",
+        f"defaults: {{epoch: 3}}\nentries:\n  a: {OK}\n",
+        "file",
+        "1:12",
+        ["unknown key 'epoch' in defaults", "did you mean epochs?"],
+    ),
     ("name with ..", f"entries:\n  ../x: {OK}\n", "entry", "2:3", ["entry '../x'", "entry names"]),
-    ("name with /", f"entries:\n  a/b: {OK}\n", "entry", "2:3",
-     ["entry 'a/b'", "letters, digits"]),
-    ("name starting with .", f"entries:\n  .hidden: {OK}\n", "entry", "2:3",
-     ["may not start with '.'"]),
-    ("duplicate names ignoring case", f"entries:\n  Cos: {OK}\n  cos: {OK}\n", "entry", "3:3",
-     ["entry 'cos'", "differ ignoring case", "'Cos'"]),
+    ("name with /", f"entries:\n  a/b: {OK}\n", "entry", "2:3", ["entry 'a/b'", "letters, digits"]),
+    (
+        "name starting with .",
+        f"entries:\n  .hidden: {OK}\n",
+        "entry",
+        "2:3",
+        ["may not start with '.'"],
+    ),
+    (
+        "duplicate names ignoring case",
+        f"entries:\n  Cos: {OK}\n  cos: {OK}\n",
+        "entry",
+        "3:3",
+        ["entry 'cos'", "differ ignoring case", "'Cos'"],
+    ),
     ("reserved name", f"entries:\n  README: {OK}\n", "entry", "2:3", ["reserved"]),
-    ("duplicate YAML key", E + "    scheduler: cosine\n    scheduler: step\n", "file", "4:5",
-     ["duplicate key", '"scheduler"']),
-    ("anchor", f"defaults: &d {{epochs: 10}}\nentries:\n  a: {OK}\n", "file", "1:11",
-     ["anchors (&d) are not allowed"]),
+    (
+        "duplicate YAML key",
+        E + "    scheduler: cosine\n    scheduler: step\n",
+        "file",
+        "4:5",
+        ["duplicate key", '"scheduler"'],
+    ),
+    (
+        "anchor",
+        f"defaults: &d {{epochs: 10}}\nentries:\n  a: {OK}\n",
+        "file",
+        "1:11",
+        ["anchors (&d) are not allowed"],
+    ),
     ("alias", f"entries:\n  a: {OK}\n  b: *x\n", "file", "3:6", ["aliases (*x) are not allowed"]),
-    ("merge key", "entries:\n  a:\n    <<: {scheduler: cosine}\n", "file", "3:5",
-     ["merge keys (<<) are not allowed"]),
-    ("python tag", "entries:\n  a: !!python/object:os.system {}\n", "file", "2:6",
-     ["tag '!!python/object:os.system' is not allowed"]),
+    (
+        "merge key",
+        "entries:\n  a:\n    <<: {scheduler: cosine}\n",
+        "file",
+        "3:5",
+        ["merge keys (<<) are not allowed"],
+    ),
+    (
+        "python tag",
+        "entries:\n  a: !!python/object:os.system {}\n",
+        "file",
+        "2:6",
+        ["tag '!!python/object:os.system' is not allowed"],
+    ),
     ("local tag", "entries:\n  a: !thing 3\n", "file", "2:6", ["tag '!thing' is not allowed"]),
-    ("YAML 1.1 directive", "%YAML 1.1\n---\nentries: {}\n", "file", "2:1",
-     ["'%YAML 1.1' is not supported"]),
+    (
+        "YAML 1.1 directive",
+        "%YAML 1.1\n---\nentries: {}\n",
+        "file",
+        "2:1",
+        ["'%YAML 1.1' is not supported"],
+    ),
     ("two documents", "entries: {}\n---\nentries: {}\n", "file", "2:1", ["one YAML document"]),
     ("not a mapping", "- a\n- b\n", "file", "1:1", ["must be a mapping", "got a list"]),
     ("empty file", "", "file", "1:1", ["the config is empty"]),
@@ -103,71 +158,206 @@ CASES = [
     ("entries as a list", "entries:\n  - a: 1\n", "file", "2:3", ["not a list"]),
     ("key that is not text", f"entries:\n  1: {OK}\n", "file", "2:3", ["key 1 is not text"]),
     ("list as a key", "entries:\n  ? [a]\n  : 1\n", "file", "2:5", ["must be plain text"]),
-    ("YAML syntax error", "entries: [a, b\n", "file", "2:1",
-     ["YAML syntax error", "flow sequence (from 1:10)"]),
+    (
+        "YAML syntax error",
+        "entries: [a, b\n",
+        "file",
+        "2:1",
+        ["YAML syntax error", "flow sequence (from 1:10)"],
+    ),
     ("entry not a mapping", E + "    42\n", "entry", "2:3", ["an entry is a mapping", "int 42"]),
-    ("scheduler and compare", E + "    scheduler: cosine\n    compare: [step:step_size=3]\n",
-     "entry", "4:5", ["either compare: or scheduler:, not both"]),
-    ("neither scheduler nor compare", E + "    kwargs: {T_max: 3}\n", "entry", "2:3",
-     ["needs scheduler:"]),
-    ("unknown scheduler", E + "    scheduler: cosin\n    kwargs: {T_max: 10}\n", "entry", "3:16",
-     ["scheduler: unknown scheduler 'cosin'", "did you mean cosine?"]),
-    ("unknown kwarg", E + "    scheduler: cosine\n    kwargs: {T_maxx: 10}\n", "entry", "4:14",
-     ["kwargs: cosine has no kwarg 'T_maxx'", "did you mean T_max?"]),
-    ("kwarg below its minimum", E + "    scheduler: cosine\n    kwargs: {T_max: 0}\n", "entry",
-     "4:21", ["kwargs.T_max: must be at least 1, got 0"]),
-    ("one value per param group", E + "    scheduler: onecycle\n    kwargs: {max_lr: [0.1, 0.2]}\n",
-     "entry", "4:22", ["kwargs.max_lr: has 2 values for 1 param group"]),
-    ("wrong kwarg type", E + "    scheduler: cosine\n    kwargs: {T_max: abc}\n", "entry", "4:21",
-     ["kwargs.T_max: expects an integer, got 'abc'"]),
-    ("bool for a float kwarg", E + "    scheduler: exp\n    kwargs: {gamma: true}\n", "entry",
-     "4:21", ["kwargs.gamma: expects a number, got True"]),
-    ("missing required kwarg", E + "    scheduler: cosine\n", "entry", "3:16",
-     ["scheduler: cosine needs T_max", "add --T_max"]),
-    ("run option inside kwargs", E + "    scheduler: cosine\n    kwargs: {T_max: 10, epochs: 5}\n",
-     "entry", "4:25", ["'epochs' is a run option"]),
-    ("nested scheduler kwarg", E + "    scheduler: sequential\n    kwargs:\n      milestones: [5]\n"
-     "      schedulers:\n        - linear:total_iters=5\n"
-     "        - {scheduler: cosine, kwargs: {T_max: x}}\n", "entry", "8:47",
-     ["kwargs.schedulers[1].kwargs.T_max: expects an integer"]),
-    ("plug-in without --allow-import", E + "    scheduler: nowhere_xyz.mod:Thing\n", "entry",
-     "3:16", ["plug-in scheduler", "--allow-import"]),
-    ("plug-in nested in a SPEC", E + "    compare:\n      - \"sequential:schedulers=["
-     "'linear:total_iters=2','nowhere_xyz.mod:Thing'],milestones=[2]\"\n", "entry", "4:9",
-     ["compare[0]: 'nowhere_xyz.mod:Thing' is a plug-in scheduler", "--allow-import"]),
-    ("bad sweep key", E + "    scheduler: cosine\n    kwargs: {eta_min: 0}\n"
-     "    sweep: {T_maxx: [1, 2]}\n", "entry", "5:13",
-     ["sweep: cosine has no kwarg 'T_maxx'", "did you mean T_max?"]),
-    ("three sweep keys", E + "    scheduler: cosine\n"
-     "    sweep: {T_max: [1], eta_min: [0], epochs: [3]}\n", "entry", "4:12",
-     ["sweep: --sweep is given 3 times; at most 2"]),
-    ("too many sweep values", E + "    scheduler: cosine\n    sweep: {T_max: [" + "1, " * 12
-     + "13]}\n", "entry", "4:20", ["sweep.T_max: list should have at most 12 items"]),
-    ("bad swept lr", E + "    scheduler: cosine\n    kwargs: {T_max: 5}\n"
-     "    sweep: {lr: [0.1, -1]}\n", "entry", "5:17", ["sweep.lr: --lr must be positive"]),
-    ("bad sweep value", E + "    scheduler: cosine\n    sweep: {T_max: [10, ten]}\n", "entry",
-     "4:25", ["sweep.T_max[1]: expects an integer, got 'ten'"]),
-    ("lr: no is text", E + "    scheduler: cosine\n    kwargs: {T_max: 10}\n    lr: no\n",
-     "entry", "5:9", ["lr: expected a positive number", "got 'no'"]),
-    ("epochs: 0", E + "    scheduler: cosine\n    kwargs: {T_max: 10}\n    epochs: 0\n", "entry",
-     "5:13", ["epochs: input should be greater than or equal to 1"]),
-    ("epochs as text", E + "    scheduler: cosine\n    kwargs: {T_max: 10}\n    epochs: '5'\n",
-     "entry", "5:13", ["epochs: input should be a valid integer, got '5'"]),
-    ("metric for a cosine", E + "    scheduler: cosine\n    kwargs: {T_max: 10}\n    metric: 1,2\n",
-     "entry", "5:5", ["only plateau (ReduceLROnPlateau) uses a metric"]),
-    ("bad metric", E + "    scheduler: plateau\n    metric: 'max(0.3, epoch'\n", "entry", "4:13",
-     ["metric:", "max(0.3, epoch"]),
-    ("bad compare SPEC", E + "    compare: [cosin:T_max=3, 'step:step_size=3']\n", "entry", "3:15",
-     ["compare[0]: unknown scheduler 'cosin'"]),
-    ("bad image format", f"defaults: {{formats: [png, gif]}}\nentries:\n  a: {OK}\n", "file",
-     "1:12", ["defaults.formats: unknown image format 'gif'"]),
-    ("too many steps", E + "    scheduler: cosine\n    kwargs: {T_max: 10}\n"
-     "    epochs: 100000\n    steps_per_epoch: 1000\n", "entry", "2:3", ["at most 10,000,000"]),
+    (
+        "scheduler and compare",
+        E + "    scheduler: cosine\n    compare: [step:step_size=3]\n",
+        "entry",
+        "4:5",
+        ["either compare: or scheduler:, not both"],
+    ),
+    (
+        "neither scheduler nor compare",
+        E + "    kwargs: {T_max: 3}\n",
+        "entry",
+        "2:3",
+        ["needs scheduler:"],
+    ),
+    (
+        "unknown scheduler",
+        E + "    scheduler: cosin\n    kwargs: {T_max: 10}\n",
+        "entry",
+        "3:16",
+        ["scheduler: unknown scheduler 'cosin'", "did you mean cosine?"],
+    ),
+    (
+        "unknown kwarg",
+        E + "    scheduler: cosine\n    kwargs: {T_maxx: 10}\n",
+        "entry",
+        "4:14",
+        ["kwargs: cosine has no kwarg 'T_maxx'", "did you mean T_max?"],
+    ),
+    (
+        "kwarg below its minimum",
+        E + "    scheduler: cosine\n    kwargs: {T_max: 0}\n",
+        "entry",
+        "4:21",
+        ["kwargs.T_max: must be at least 1, got 0"],
+    ),
+    (
+        "one value per param group",
+        E + "    scheduler: onecycle\n    kwargs: {max_lr: [0.1, 0.2]}\n",
+        "entry",
+        "4:22",
+        ["kwargs.max_lr: has 2 values for 1 param group"],
+    ),
+    (
+        "wrong kwarg type",
+        E + "    scheduler: cosine\n    kwargs: {T_max: abc}\n",
+        "entry",
+        "4:21",
+        ["kwargs.T_max: expects an integer, got 'abc'"],
+    ),
+    (
+        "bool for a float kwarg",
+        E + "    scheduler: exp\n    kwargs: {gamma: true}\n",
+        "entry",
+        "4:21",
+        ["kwargs.gamma: expects a number, got True"],
+    ),
+    (
+        "missing required kwarg",
+        E + "    scheduler: cosine\n",
+        "entry",
+        "3:16",
+        ["scheduler: cosine needs T_max", "add --T_max"],
+    ),
+    (
+        "run option inside kwargs",
+        E + "    scheduler: cosine\n    kwargs: {T_max: 10, epochs: 5}\n",
+        "entry",
+        "4:25",
+        ["'epochs' is a run option"],
+    ),
+    (
+        "nested scheduler kwarg",
+        E + "    scheduler: sequential\n    kwargs:\n      milestones: [5]\n"
+        "      schedulers:\n        - linear:total_iters=5\n"
+        "        - {scheduler: cosine, kwargs: {T_max: x}}\n",
+        "entry",
+        "8:47",
+        ["kwargs.schedulers[1].kwargs.T_max: expects an integer"],
+    ),
+    (
+        "plug-in without --allow-import",
+        E + "    scheduler: nowhere_xyz.mod:Thing\n",
+        "entry",
+        "3:16",
+        ["plug-in scheduler", "--allow-import"],
+    ),
+    (
+        "plug-in nested in a SPEC",
+        E + '    compare:\n      - "sequential:schedulers=['
+        "'linear:total_iters=2','nowhere_xyz.mod:Thing'],milestones=[2]\"\n",
+        "entry",
+        "4:9",
+        ["compare[0]: 'nowhere_xyz.mod:Thing' is a plug-in scheduler", "--allow-import"],
+    ),
+    (
+        "bad sweep key",
+        E + "    scheduler: cosine\n    kwargs: {eta_min: 0}\n    sweep: {T_maxx: [1, 2]}\n",
+        "entry",
+        "5:13",
+        ["sweep: cosine has no kwarg 'T_maxx'", "did you mean T_max?"],
+    ),
+    (
+        "three sweep keys",
+        E + "    scheduler: cosine\n    sweep: {T_max: [1], eta_min: [0], epochs: [3]}\n",
+        "entry",
+        "4:12",
+        ["sweep: --sweep is given 3 times; at most 2"],
+    ),
+    (
+        "too many sweep values",
+        E + "    scheduler: cosine\n    sweep: {T_max: [" + "1, " * 12 + "13]}\n",
+        "entry",
+        "4:20",
+        ["sweep.T_max: list should have at most 12 items"],
+    ),
+    (
+        "bad swept lr",
+        E + "    scheduler: cosine\n    kwargs: {T_max: 5}\n    sweep: {lr: [0.1, -1]}\n",
+        "entry",
+        "5:17",
+        ["sweep.lr: --lr must be positive"],
+    ),
+    (
+        "bad sweep value",
+        E + "    scheduler: cosine\n    sweep: {T_max: [10, ten]}\n",
+        "entry",
+        "4:25",
+        ["sweep.T_max[1]: expects an integer, got 'ten'"],
+    ),
+    (
+        "lr: no is text",
+        E + "    scheduler: cosine\n    kwargs: {T_max: 10}\n    lr: no\n",
+        "entry",
+        "5:9",
+        ["lr: expected a positive number", "got 'no'"],
+    ),
+    (
+        "epochs: 0",
+        E + "    scheduler: cosine\n    kwargs: {T_max: 10}\n    epochs: 0\n",
+        "entry",
+        "5:13",
+        ["epochs: input should be greater than or equal to 1"],
+    ),
+    (
+        "epochs as text",
+        E + "    scheduler: cosine\n    kwargs: {T_max: 10}\n    epochs: '5'\n",
+        "entry",
+        "5:13",
+        ["epochs: input should be a valid integer, got '5'"],
+    ),
+    (
+        "metric for a cosine",
+        E + "    scheduler: cosine\n    kwargs: {T_max: 10}\n    metric: 1,2\n",
+        "entry",
+        "5:5",
+        ["only plateau (ReduceLROnPlateau) uses a metric"],
+    ),
+    (
+        "bad metric",
+        E + "    scheduler: plateau\n    metric: 'max(0.3, epoch'\n",
+        "entry",
+        "4:13",
+        ["metric:", "max(0.3, epoch"],
+    ),
+    (
+        "bad compare SPEC",
+        E + "    compare: [cosin:T_max=3, 'step:step_size=3']\n",
+        "entry",
+        "3:15",
+        ["compare[0]: unknown scheduler 'cosin'"],
+    ),
+    (
+        "bad image format",
+        f"defaults: {{formats: [png, gif]}}\nentries:\n  a: {OK}\n",
+        "file",
+        "1:12",
+        ["defaults.formats: unknown image format 'gif'"],
+    ),
+    (
+        "too many steps",
+        E + "    scheduler: cosine\n    kwargs: {T_max: 10}\n"
+        "    epochs: 100000\n    steps_per_epoch: 1000\n",
+        "entry",
+        "2:3",
+        ["at most 10,000,000"],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("text", "kind", "where", "needles"), [c[1:] for c in CASES],
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("text", "kind", "where", "needles"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_broken_config_is_reported_with_its_location(tmp_path, text, kind, where, needles):
     path = write(tmp_path, text)
     if kind == "file":
@@ -191,11 +381,15 @@ def test_file_over_the_size_cap_is_refused(tmp_path):
 
 def test_plug_in_is_not_imported_without_allow_import(tmp_path, monkeypatch):
     (tmp_path / "gallery_plugin_mod.py").write_text(
-        "raise RuntimeError('imported!')\n", encoding="utf-8")
+        "raise RuntimeError('imported!')\n", encoding="utf-8"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
-    path = write(tmp_path, E + "    scheduler: gallery_plugin_mod:Thing\n"
-                 "  b:\n    scheduler: chained\n"
-                 "    kwargs: {schedulers: [\"chained:schedulers=['gallery_plugin_mod:X']\"]}\n")
+    path = write(
+        tmp_path,
+        E + "    scheduler: gallery_plugin_mod:Thing\n"
+        "  b:\n    scheduler: chained\n"
+        "    kwargs: {schedulers: [\"chained:schedulers=['gallery_plugin_mod:X']\"]}\n",
+    )
     problems = gallery.load(path).problems
     assert len(problems) == 2 and all("--allow-import" in p for p in problems)
     problems = gallery.load(path, allow_import=True).problems
@@ -208,10 +402,14 @@ def test_plug_in_loads_with_allow_import(tmp_path, monkeypatch):
     (tmp_path / "gallery_plugin_ok.py").write_text(
         "from torch.optim.lr_scheduler import LambdaLR\n\n"
         "def halving(optimizer, every: int = 2):\n"
-        "    return LambdaLR(optimizer, lambda e: 0.5 ** (e // every))\n", encoding="utf-8")
+        "    return LambdaLR(optimizer, lambda e: 0.5 ** (e // every))\n",
+        encoding="utf-8",
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
-    path = write(tmp_path, E + "    scheduler: gallery_plugin_ok:halving\n"
-                 "    kwargs: {every: 3}\n    epochs: 6\n")
+    path = write(
+        tmp_path,
+        E + "    scheduler: gallery_plugin_ok:halving\n    kwargs: {every: 3}\n    epochs: 6\n",
+    )
     loaded = gallery.load(path, allow_import=True)
     assert loaded.problems == []
     gallery.render_entry(loaded.entries[0], tmp_path / "out")
@@ -219,20 +417,25 @@ def test_plug_in_loads_with_allow_import(tmp_path, monkeypatch):
 
 
 def test_yaml_12_numbers_and_words(tmp_path):
-    path = write(tmp_path, E + "    scheduler: cosine\n    kwargs: {T_max: 10, eta_min: 1e-5}\n"
-                 "    lr: 1e-3\n    title: no\n")
+    path = write(
+        tmp_path,
+        E + "    scheduler: cosine\n    kwargs: {T_max: 10, eta_min: 1e-5}\n"
+        "    lr: 1e-3\n    title: no\n",
+    )
     entry = gallery.load(path).entries[0]
     assert entry.specs[0].lr == (0.001,)
     assert isinstance(entry.specs[0].kwargs["eta_min"], float)
     assert entry.specs[0].kwargs["eta_min"] == 1e-5
-    assert entry.title == "no"  # YAML 1.2: 'no' is text, not false
+    assert entry.display.title == "no"  # YAML 1.2: 'no' is text, not false
 
 
 def test_every_problem_is_reported_and_good_entries_survive(tmp_path):
-    text = ("entries:\n"
-            f"  good: {OK}\n"
-            "  bad1: {scheduler: cosine, kwargs: {T_max: x}}\n"
-            "  bad2: {scheduler: step}\n")
+    text = (
+        "entries:\n"
+        f"  good: {OK}\n"
+        "  bad1: {scheduler: cosine, kwargs: {T_max: x}}\n"
+        "  bad2: {scheduler: step}\n"
+    )
     loaded = gallery.load(write(tmp_path, text))
     assert [e.name for e in loaded.entries] == ["good"]
     assert len(loaded.problems) == 2 and loaded.total == 3
@@ -262,17 +465,18 @@ entries:
     assert one.command == "lrplot cosine-restarts --T_0 5 --T_mult 2 --epochs 20 --log"
     assert one.spec_text == "cosine-restarts:T_0=5,T_mult=2,epochs=20"
     assert [s.label for s in cmp.specs] == ["cosine:T_max=20", "two drops"]
-    assert cmp.command == ("lrplot compare cosine:T_max=20 "
-                           "'multistep:milestones=[5,10],label=\"two drops\"' --epochs 20 "
-                           "--layout grid")
+    assert cmp.command == (
+        "lrplot compare cosine:T_max=20 "
+        "'multistep:milestones=[5,10],label=\"two drops\"' --epochs 20 "
+        "--layout grid"
+    )
     assert [[s.kwargs for s in row] for row in grid.grid] == [
         [{"T_max": 5, "eta_min": 0.0}, {"T_max": 5, "eta_min": 0.01}],
         [{"T_max": 10, "eta_min": 0.0}, {"T_max": 10, "eta_min": 0.01}],
     ]
-    assert grid.row_labels == ["T_max=5", "T_max=10"]
-    assert grid.col_labels == ["eta_min=0.0", "eta_min=0.01"]
-    assert grid.command == ("lrplot cosine --epochs 20 --sweep T_max=5,10 "
-                            "--sweep eta_min=0.0,0.01")
+    assert grid.request([]).row_labels == ["T_max=5", "T_max=10"]
+    assert grid.request([]).col_labels == ["eta_min=0.0", "eta_min=0.01"]
+    assert grid.command == ("lrplot cosine --epochs 20 --sweep T_max=5,10 --sweep eta_min=0.0,0.01")
 
 
 def test_commands_reproduce_the_specs(tmp_path):
@@ -284,7 +488,7 @@ def test_commands_reproduce_the_specs(tmp_path):
         if entry.kind == "compare":
             continue
         for spec in entry.specs:
-            again = parse_spec(gallery._spec_text(spec))
+            again = parse_spec(gallery.build._spec_text(spec))
             assert again.resolved().to_command() == spec.resolved().to_command(), entry.name
 
 
@@ -302,8 +506,11 @@ def test_compare_and_sweep_commands_draw_the_same_curves(tmp_path, name):
         assert result.exit_code == 0, (entry.command, result.output)
         header, *rows = list(csv.reader(out.open(encoding="utf-8")))
         expected = [(s.label, simulate(s).lr[:, 0].tolist()) for s in entry.specs]
-        got = [(h, [float(r[i]) for r in rows if r[i]]) for i, h in enumerate(header)
-               if h not in ("step", "epoch")]
+        got = [
+            (h, [float(r[i]) for r in rows if r[i]])
+            for i, h in enumerate(header)
+            if h not in ("step", "epoch")
+        ]
         assert got == expected, entry.name
 
 
@@ -329,8 +536,15 @@ def copy_of(rendered, tmp_path) -> tuple[Path, Path]:
 def test_render_writes_images_index_and_contact_sheet(rendered):
     _, out = rendered
     names = set(snapshot(out))
-    assert names == {"cosine-short.png", "cosine-short.svg", "two.png", "two.svg",
-                     "README.md", "index.html", "contact-sheet.png"}
+    assert names == {
+        "cosine-short.png",
+        "cosine-short.svg",
+        "two.png",
+        "two.svg",
+        "README.md",
+        "index.html",
+        "contact-sheet.png",
+    }
     readme = (out / "README.md").read_text(encoding="utf-8")
     assert '<img src="cosine-short.png"' in readme
     assert "`lrplot cosine --T_max 4 --epochs 12 --annotate`" in readme
@@ -351,13 +565,16 @@ def test_one_broken_entry_renders_the_rest_and_exits_1(tmp_path):
     assert f"{config}:14:21: entry 'bad': kwargs.T_max: expects an integer" in output
     assert "rendered 2 of 3 entries; 1 failed" in output
     assert {"cosine-short.png", "two.png", "contact-sheet.png", "README.md"} <= set(
-        snapshot(tmp_path / "out"))
+        snapshot(tmp_path / "out")
+    )
     assert not (tmp_path / "out" / "bad.png").exists()
 
 
 def test_a_failing_simulation_is_isolated(tmp_path):
-    text = SMALL + "  logzero:\n    scheduler: linear\n    kwargs: {end_factor: 0.0, " \
-                   "total_iters: 4}\n    log: true\n"
+    text = (
+        SMALL + "  logzero:\n    scheduler: linear\n    kwargs: {end_factor: 0.0, "
+        "total_iters: 4}\n    log: true\n"
+    )
     config = write(tmp_path, text)
     code, output = render(config, tmp_path / "out", formats="png")
     assert code == 1
@@ -418,8 +635,9 @@ def test_foreign_files_are_left_alone(rendered, tmp_path):
 
 
 def test_format_option_and_config_formats(tmp_path):
-    config = write(tmp_path, "defaults: {formats: svg, epochs: 5}\n"
-                   "entries:\n  c: {scheduler: constant}\n")
+    config = write(
+        tmp_path, "defaults: {formats: svg, epochs: 5}\nentries:\n  c: {scheduler: constant}\n"
+    )
     code, _ = render(config, tmp_path / "a", formats="png,svg")  # the default: config wins
     assert code == 0
     assert {"c.svg", "contact-sheet.png"} <= set(snapshot(tmp_path / "a"))
@@ -435,14 +653,18 @@ def test_format_option_and_config_formats(tmp_path):
 def test_cli_end_to_end_with_two_jobs(tmp_path):
     config = write(tmp_path, SMALL)
     out = tmp_path / "site"
-    result = CliRunner().invoke(cli.app, ["gallery", str(config), "--out", str(out), "--jobs", "2",
-                                          "--format", "png"])
+    result = CliRunner().invoke(
+        cli.app, ["gallery", str(config), "--out", str(out), "--jobs", "2", "--format", "png"]
+    )
     assert result.exit_code == 0, result.output
     assert "rendered 2 of 2 entries" in result.output
     assert {"cosine-short.png", "two.png", "contact-sheet.png", "README.md", "index.html"} == set(
-        snapshot(out))
-    result = CliRunner().invoke(cli.app, ["gallery", str(config), "--out", str(out), "--check",
-                                          "--format", "png", "--jobs", "1"])
+        snapshot(out)
+    )
+    result = CliRunner().invoke(
+        cli.app,
+        ["gallery", str(config), "--out", str(out), "--check", "--format", "png", "--jobs", "1"],
+    )
     assert result.exit_code == 0, result.output
 
 
@@ -477,8 +699,14 @@ def test_gallery_config_covers_every_scheduler():
 
 def test_recipes_cite_their_sources():
     text = (CONFIGS / "recipes.yaml").read_text(encoding="utf-8")
-    for author in ("He et al. 2016", "Goyal et al. 2017", "Loshchilov & Hutter 2017",
-                   "Devlin et al. 2019", "Smith & Topin 2019", "Hu et al. 2024"):
+    for author in (
+        "He et al. 2016",
+        "Goyal et al. 2017",
+        "Loshchilov & Hutter 2017",
+        "Devlin et al. 2019",
+        "Smith & Topin 2019",
+        "Hu et al. 2024",
+    ):
         assert author in text
 
 

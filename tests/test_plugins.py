@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 import lrplot
 from lrplot import cli
-from lrplot.spec import make_spec, scheduler_info
+from lrplot.plugins import scheduler_info
+from lrplot.spec import make_spec
 from tests.conftest import canonical
 from tests.plugins_fixture import BROKEN_MODULE, write_broken_module
 
@@ -78,16 +79,19 @@ def test_class_plugin_api_equals_canonical():
 
 
 @pytest.mark.parametrize(
-    "extra", [(), ("--floor", "0.001", "--epochs", "60"),
-              ("--lr", "0.1,0.01", "--steps-per-epoch", "3", "--step-per", "iter")],
+    "extra",
+    [
+        (),
+        ("--floor", "0.001", "--epochs", "60"),
+        ("--lr", "0.1,0.01", "--steps-per-epoch", "3", "--step-per", "iter"),
+    ],
     ids=["defaults", "floor", "groups-iter"],
 )
 def test_class_plugin_cli_equals_canonical(tmp_path, extra):
     out = tmp_path / "x.csv"
     result = invoke(RAMP_COSINE, "--ramp", "5", "--total", "50", *extra, "-o", str(out))
     assert_clean(result, 0)
-    run = dict(zip([a.lstrip("-").replace("-", "_") for a in extra[::2]], extra[1::2],
-                   strict=True))
+    run = dict(zip([a.lstrip("-").replace("-", "_") for a in extra[::2]], extra[1::2], strict=True))
     kwargs = {"ramp": 5, "total": 50}
     if "floor" in run:
         kwargs["floor"] = run.pop("floor")
@@ -100,8 +104,15 @@ def test_class_plugin_cli_equals_canonical(tmp_path, extra):
 def test_class_plugin_help_lists_kwargs_with_types():
     result = invoke(RAMP_COSINE, "--help")
     assert_clean(result, 0)
-    for text in ("--ramp", "--total", "--floor", "int (required)", "float (default 0.0)",
-                 "RampCosine", "Example"):
+    for text in (
+        "--ramp",
+        "--total",
+        "--floor",
+        "int (required)",
+        "float (default 0.0)",
+        "RampCosine",
+        "Example",
+    ):
         assert text in result.output, text
     assert "--last_epoch" not in result.output  # lrplot supplies it
 
@@ -117,7 +128,10 @@ def test_class_plugin_registry_entry():
     info = scheduler_info(RAMP_COSINE)
     assert info.required == ("ramp", "total")
     assert {k.name: k.kind for k in info.cli_kwargs} == {
-        "ramp": "int", "total": "int", "floor": "float"}
+        "ramp": "int",
+        "total": "int",
+        "floor": "float",
+    }
     assert info.summary.startswith("WarmupCosine with kwarg names")
 
 
@@ -167,8 +181,15 @@ def test_factory_plugin_api_equals_canonical():
 
 def test_plugin_in_compare_and_nested_spec(tmp_path):
     out = tmp_path / "c.csv"
-    result = invoke("compare", f"{RAMP_COSINE}:ramp=2,total=10", "cosine:T_max=10",
-                    "--epochs", "10", "-o", str(out))
+    result = invoke(
+        "compare",
+        f"{RAMP_COSINE}:ramp=2,total=10",
+        "cosine:T_max=10",
+        "--epochs",
+        "10",
+        "-o",
+        str(out),
+    )
     assert_clean(result, 0)
     cols = read_columns(out)
     label = f"{RAMP_COSINE}:ramp=2,total=10"
@@ -176,13 +197,25 @@ def test_plugin_in_compare_and_nested_spec(tmp_path):
     spec = make_spec(RAMP_COSINE, {"ramp": 2, "total": 10}, epochs=10)
     assert np.array_equal(cols[label], canonical(spec)["lr"][:, 0])
 
-    result = invoke("sequential", "--schedulers", "linear:total_iters=2",
-                    "--schedulers", f"{RAMP_COSINE}:ramp=2,total=8", "--milestones", "2",
-                    "-o", str(tmp_path / "s.csv"))
+    result = invoke(
+        "sequential",
+        "--schedulers",
+        "linear:total_iters=2",
+        "--schedulers",
+        f"{RAMP_COSINE}:ramp=2,total=8",
+        "--milestones",
+        "2",
+        "-o",
+        str(tmp_path / "s.csv"),
+    )
     assert_clean(result, 0)
-    spec = make_spec("sequential", {"schedulers": ["linear:total_iters=2",
-                                                   f"{RAMP_COSINE}:ramp=2,total=8"],
-                                    "milestones": "2"})
+    spec = make_spec(
+        "sequential",
+        {
+            "schedulers": ["linear:total_iters=2", f"{RAMP_COSINE}:ramp=2,total=8"],
+            "milestones": "2",
+        },
+    )
     assert np.array_equal(read_lr(tmp_path / "s.csv"), canonical(spec)["lr"])
 
 
@@ -275,8 +308,45 @@ def test_api_plateau_numpy_metric_equals_canonical():
 
 
 def test_api_plateau_numpy_metric_shorter_than_run_repeats_last():
-    spec = make_spec("plateau", {"patience": 1}, metric=np.array([1.0, 0.5]), epochs=6,
-                     steps_per_epoch=2)
+    spec = make_spec(
+        "plateau", {"patience": 1}, metric=np.array([1.0, 0.5]), epochs=6, steps_per_epoch=2
+    )
     got = lrplot.simulate(spec)
     assert np.array_equal(got.lr, canonical(spec)["lr"])
     assert got.metric.tolist() == [1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]
+
+
+# ------------------------------------------------------------------ traits by class, not name
+
+SAME_NAME = f"{FIXTURE}:CosineAnnealingLR"
+
+
+def test_same_named_class_gets_no_torch_traits_and_equals_canonical(tmp_path):
+    from lrplot.registry import NO_TRAITS
+
+    info = scheduler_info(SAME_NAME)
+    assert info.cls == "CosineAnnealingLR" and info.traits is NO_TRAITS
+    assert [k.name for k in info.kwargs] == ["length", "end"]
+    out = tmp_path / "x.csv"
+    result = invoke(SAME_NAME, "--length", "40", "--end", "0.01", "--epochs", "60", "-o", str(out))
+    assert_clean(result, 0)
+    want = canonical(make_spec(SAME_NAME, {"length": 40, "end": 0.01}, epochs=60))["lr"]
+    np.testing.assert_array_equal(read_lr(out), want)
+    # no torch-only diagnostic (the cosine climbs-back check would name T_max) and no events
+    assert "T_max" not in result.output and "climbs back" not in result.output
+    schedule = lrplot.simulate(make_spec(SAME_NAME, {"length": 40}, epochs=60))
+    assert schedule.events == []
+
+
+def test_same_named_class_check_passes_without_torch_diagnostics():
+    result = invoke("check", SAME_NAME, "--length", "10", "--epochs", "100")
+    assert "T_max" not in result.output
+
+
+def test_real_subclass_gets_the_torch_family_traits():
+    from lrplot.registry import TORCH_TRAITS
+
+    sub = scheduler_info(f"{FIXTURE}:TorchCosineSubclass")
+    assert sub.traits is TORCH_TRAITS["CosineAnnealingLR"]
+    result = invoke("check", f"{FIXTURE}:TorchCosineSubclass", "--T_max", "20", "--epochs", "150")
+    assert result.exit_code == 1 and "climbs back up" in result.output

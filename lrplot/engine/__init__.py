@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 
 from lrplot.errors import ExpressionError, LrplotError, SimulationError, UsageError
-from lrplot.registry import TORCH_MODULE
+from lrplot.metric import metric_values
 from lrplot.schedule import Event, Schedule
-from lrplot.spec import ScheduleSpec, coerce_spec, load_target, metric_values
+from lrplot.spec import ScheduleSpec, coerce_spec
 
 Progress = Callable[[int, int], None]
 _CHUNK = 1 << 15
@@ -70,7 +70,7 @@ def simulate(spec: ScheduleSpec | str, *, progress: Progress | None = None, **ru
     schedule.notes[:0] = [f"torch: {n}" for n in notes]
     schedule.events = _events(spec, schedule)
     reductions = [e.step for e in schedule.events if e.kind == "reduce"]
-    if spec.info.cls == "ReduceLROnPlateau":
+    if spec.traits.metric:
         where = ", ".join(map(str, reductions[:8])) + (" ..." if len(reductions) > 8 else "")
         schedule.notes.append(
             f"ReduceLROnPlateau reduced the lr {len(reductions)} times"
@@ -211,12 +211,9 @@ def _build_one(spec: ScheduleSpec, optimizer: Any) -> Any:
         elif key == "schedulers":
             value = [_build_one(sub, optimizer) for sub in value]
         kwargs[key] = value
-    if info.module == TORCH_MODULE:
-        factory = getattr(lr_scheduler, info.cls)
-    else:
-        factory = load_target(spec.scheduler)
-    who = "torch" if info.module == TORCH_MODULE else spec.scheduler
-    if info.cls == "ChainedScheduler":
+    factory = getattr(lr_scheduler, info.cls) if info.builtin else info.obj
+    who = "torch" if info.builtin else spec.scheduler
+    if info.traits.optimizer_keyword:
         scheduler = _call_torch(info.cls, factory, kwargs["schedulers"], optimizer=optimizer)
     else:
         scheduler = _call_torch(info.cls, factory, optimizer, who=who, **kwargs)
@@ -242,7 +239,7 @@ def _step(
     beta = spec.optimizer != "sgd"
     lr_rows = np.empty((len(groups), n))
     mom_rows = np.empty((len(groups), n))
-    plateau = spec.info.cls == "ReduceLROnPlateau"
+    plateau = spec.traits.metric
     metric = None
     if plateau:
         values, note = metric_values(spec.metric, n)
@@ -364,32 +361,10 @@ def _events(spec: ScheduleSpec, schedule: Schedule) -> list[Event]:
     """Return the decays, restarts, phase changes and reductions worth marking."""
     unit = spec.steps_per_epoch if spec.step_per == "epoch" else 1
     n_sched = schedule.n // unit
-    kw = spec.kwargs
-    cls = spec.info.cls
-    found: list[tuple[int, str, str]] = []  # in scheduler steps after any warmup
-    if cls == "StepLR":
-        size = kw["step_size"]
-        gamma = kw.get("gamma", 0.1)
-        found += (
-            [(k, "decay", f"×{gamma:g}") for k in range(size, n_sched, size)] if size > 0 else []
-        )
-    elif cls == "MultiStepLR":
-        gamma = kw.get("gamma", 0.1)
-        found += [(m, "decay", f"×{gamma:g}") for m in sorted(set(kw["milestones"]))]
-    elif cls == "CosineAnnealingWarmRestarts":
-        t, length = 0, kw["T_0"]
-        while length > 0 and t + length < n_sched:
-            t += length
-            found.append((t, "restart", "restart"))
-            length *= kw.get("T_mult", 1)
-    elif cls == "SequentialLR":
-        subs = kw["schedulers"]
-        found += [
-            (m, "phase", f"→ {subs[i + 1].scheduler}")
-            for i, m in enumerate(kw["milestones"])
-            if i + 1 < len(subs)
-        ]
-    elif cls == "ReduceLROnPlateau":
+    traits = spec.traits
+    # in scheduler steps after any warmup
+    found = list(traits.events(spec, n_sched)) if traits.events is not None else []
+    if traits.metric:
         drops = np.flatnonzero(np.any(np.diff(schedule.lr[::unit], axis=0) < 0, axis=1)) + 1
         found += [(int(k), "reduce", "reduce") for k in drops]
     found = [(k + spec.warmup, kind, label) for k, kind, label in found]

@@ -1,4 +1,4 @@
-"""Output files: extension checks, atomic writes, and dispatch to the right writer.
+"""Output files: extension checks, atomic writes, CSV and JSON.
 
 Every file is written to a temporary file in the target directory and renamed over
 the target only when complete, so an interrupted or failed run never leaves a
@@ -73,13 +73,14 @@ def atomic_write(
     """
     target = Path(path)
     try:
-        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by `with handle`
+        handle: IO[Any] = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by `with`
             "wb" if binary else "w",
-            dir=target.parent,
+            dir=str(target.parent),
             prefix=".lrplot-",
             suffix=target.suffix,
             delete=False,
-            **({} if binary else {"encoding": "utf-8", "newline": ""}),
+            encoding=None if binary else "utf-8",
+            newline=None if binary else "",
         )
     except (OSError, UnicodeEncodeError) as exc:
         raise OutputError(f"cannot write {_shown(path)}: {_reason(exc)}") from None
@@ -139,80 +140,40 @@ def _csv_cell(text: str) -> str:
     return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
 
 
-def write_outputs(
-    grid: Sequence[Sequence[Schedule]],
-    outs: Sequence[str],
+def write_data(
+    schedules: Sequence[Schedule],
+    labels: Sequence[str],
+    out: str,
     *,
-    log: bool = False,
-    x: str = "epoch",
-    title: str | None = None,
+    several: bool,
     momentum: bool = False,
-    annotations: Sequence[str] = (),
-    layout: str = "overlay",
-    compare: bool = False,
-) -> list[str]:
-    """Write every requested output for a schedule, a sweep row/grid or a comparison.
+) -> None:
+    """Write the CSV or JSON of one schedule (or of several, side by side) to ``out``.
 
-    Returns the paths written (``-`` for stdout).
+    ``out`` is a ``.csv`` or ``.json`` path, written atomically, or ``-`` for CSV on stdout.
     """
-    flat = [s for row in grid for s in row]
-    labels = [s.name for s in flat]
-    several = compare or len(flat) > 1
-    if x not in ("epoch", "step"):
-        raise UsageError(f"--x must be epoch or step, got {x!r}")
-    figure = None
-    if any(Path(o).suffix.lower() in IMAGE_FORMATS for o in outs if o != "-"):
-        figure = _figure(
-            grid,
-            log=log,
-            x=x,
-            title=title,
-            momentum=momentum,
-            annotations=annotations,
-            layout=layout,
-            labels=labels if several else None,
-        )
 
     def write_csv(f: IO[str]) -> None:
         if several:
-            write_compare_csv(flat, labels, f)
+            write_compare_csv(schedules, labels, f)
         else:
-            flat[0].write_csv(f, momentum=momentum or None)
+            schedules[0].write_csv(f, momentum=momentum or None)
 
     def write_json(f: IO[str]) -> None:
         if several:
-            json.dump([s.to_dict(momentum or None) for s in flat], f, allow_nan=False)
+            json.dump([s.to_dict(momentum or None) for s in schedules], f, allow_nan=False)
             f.write("\n")
         else:
-            flat[0].write_json(f, momentum=momentum or None)
+            schedules[0].write_json(f, momentum=momentum or None)
 
-    for out in outs:  # every output is rendered in memory first, then renamed into place
-        suffix = Path(out).suffix.lower()
-        if out == "-":
-            write_csv(sys.stdout)
-        elif suffix == ".csv":
-            atomic_write(out, write_csv)
-        elif suffix == ".json":
-            atomic_write(out, write_json)
-        else:
-            from lrplot import render
-
-            render.save(figure, out)
-    return list(outs)
+    if out == "-":
+        write_csv(sys.stdout)
+    elif Path(out).suffix.lower() == ".csv":
+        atomic_write(out, write_csv)
+    else:
+        atomic_write(out, write_json)
 
 
-def _figure(grid: Sequence[Sequence[Schedule]], *, labels: list[str] | None, **options: Any) -> Any:
-    """Draw the figure of a schedule, a comparison, a sweep row or a sweep grid."""
-    from lrplot import render
-
-    if len(grid) > 1 and len(grid[0]) > 1:
-        return render.sweep_grid(
-            grid,
-            row_labels=[r[0].name.split(", ")[0] for r in grid],
-            col_labels=[s.name.split(", ")[-1] for s in grid[0]],
-            log=options["log"],
-            x=options["x"],
-            title=options["title"],
-        )
-    flat = [s for row in grid for s in row]
-    return render.plot(flat if labels else flat[0], labels=labels, **options)
+def is_image(path: str) -> bool:
+    """Return True when ``path`` names an image (``.png .svg .pdf``, any case)."""
+    return path != "-" and Path(path).suffix.lower() in IMAGE_FORMATS

@@ -1,0 +1,128 @@
+"""Metrics for ReduceLROnPlateau: lists, expressions, CSV columns and the synthetic loss.
+
+Example:
+    >>> metric_values("1,0.5", 3)
+    ([1.0, 0.5, 0.5], 'metric has 2 values for 3 scheduler steps; the last one repeats')
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import random
+import re
+from typing import Any
+
+from lrplot import registry
+from lrplot.errors import UsageError
+
+#: The default metric for ReduceLROnPlateau: a loss that falls, then plateaus with noise.
+SYNTHETIC_METRIC = "0.5 + 2*exp(-epoch/8) + noise(0.02), seed 0"
+
+
+def synthetic_metric(n: int, seed: int = 0) -> list[float]:
+    """Return the seeded synthetic loss: ``0.5 + 2 exp(-t/8)`` plus N(0, 0.02) noise.
+
+    Example:
+        >>> [round(v, 3) for v in synthetic_metric(2)]
+        [2.519, 2.237]
+    """
+    rng = random.Random(seed)
+    return [0.5 + 2.0 * math.exp(-t / 8) + rng.gauss(0.0, 0.02) for t in range(n)]
+
+
+def metric_values(metric: Any, n: int) -> tuple[list[float], str | None]:
+    """Return the ``n`` metric values ReduceLROnPlateau receives, and a note if padded.
+
+    ``metric`` is None (the synthetic loss), a sequence of numbers, a callable of the
+    scheduler-step index, or text: a comma list (``1,0.9,0.9``), a single number, an
+    expression of ``epoch`` (``1/(1+epoch)``) or ``@file.csv[:column]``. A list shorter
+    than the run repeats its last value.
+
+    Example:
+        >>> metric_values("1,0.5", 3)
+        ([1.0, 0.5, 0.5], 'metric has 2 values for 3 scheduler steps; the last one repeats')
+    """
+    if metric is None:
+        return synthetic_metric(n), None
+    if callable(metric):
+        values = [float(metric(i)) for i in range(n)]
+    elif isinstance(metric, str):
+        text = metric.strip()
+        if text.startswith("@"):
+            values = _metric_file(text[1:])
+        else:
+            items = [t.strip() for t in text.split(",")]
+            try:
+                values = [float(t) for t in items]
+            except ValueError:
+                if len(items) > 1 and all(_is_number(t) or not t for t in items):
+                    raise UsageError(
+                        f"--metric {text!r} is neither a number list nor an expression"
+                    ) from None
+                from lrplot.expr import parse_expression
+
+                expression = parse_expression(text)
+                values = [expression(i) for i in range(n)]
+    else:
+        try:
+            values = [float(v) for v in metric]
+        except (TypeError, ValueError):
+            raise UsageError(f"--metric must be numbers, got {metric!r}") from None
+    if not values:
+        raise UsageError("--metric has no values")
+    bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
+    if bad is not None:
+        raise UsageError(f"--metric value {values[bad]} at scheduler step {bad} is not finite")
+    note = None
+    if len(values) < n:
+        note = f"metric has {len(values)} values for {n} scheduler steps; the last one repeats"
+        values = values + [values[-1]] * (n - len(values))
+    return values[:n], note
+
+
+def _metric_file(ref: str) -> list[float]:
+    path, _, column = ref.partition(":")
+    if len(path) == 1 and column and re.match(r"[\\/]", column):  # Windows drive letter
+        path, _, column = ref.partition(":")[2].partition(":")
+        path = ref[:2] + path
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = [r for r in csv.reader(handle) if r]
+    except OSError as exc:
+        raise UsageError(f"--metric cannot read {path!r}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise UsageError(f"--metric {path!r} is not a readable CSV: {exc}") from None
+    if not rows:
+        raise UsageError(f"--metric file {path!r} is empty")
+    header = rows[0]
+    has_header = any(_not_number(cell) for cell in header)
+    body = rows[1:] if has_header else rows
+    if column:
+        if has_header and column in header:
+            index = header.index(column)
+        elif column.isdigit():
+            index = int(column)
+        else:
+            raise UsageError(
+                f"--metric file {path!r} has no column {column!r}",
+                hint=registry.suggest(column, header) if has_header else "give a column index",
+            )
+    else:
+        index = len(header) - 1
+    try:
+        return [float(row[index]) for row in body]
+    except (IndexError, ValueError) as exc:
+        raise UsageError(f"--metric file {path!r}, column {index}: {exc}") from None
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _not_number(cell: str) -> bool:
+    return not _is_number(cell)

@@ -1,0 +1,243 @@
+"""Run options and display options, declared once.
+
+Every command's options (``lrplot SCHEDULER``, ``check``, ``compare``), the SPEC run keys
+and the gallery's YAML schema are derived from the two dataclasses below: a field's
+metadata says its flag, help text, value kind, bounds and where it applies.
+
+Example:
+    >>> [o.name for o in run_options(spec=True)][:3]
+    ['lr', 'epochs', 'steps_per_epoch']
+    >>> option("steps_per_epoch").flag
+    '--steps-per-epoch'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+#: The value kinds an option may take; clients map each to their own types.
+Kind = Literal["lr", "int", "float", "choice", "bool", "text", "metric", "texts"]
+
+DEFAULT_MAX_STEPS = 50_000_000
+DEFAULT_WARMUP_START = 0.01
+RUN_PANEL = "Run options"
+OUTPUT_PANEL = "Output options"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option: its name (the Python, SPEC and YAML key), flag, help and value kind.
+
+    Attributes:
+        spec: a run key of ``ScheduleSpec`` (also accepted in SPEC strings).
+        yaml: accepted in gallery configs (entries and ``defaults``).
+        check: offered by ``lrplot check`` (display options are not).
+    """
+
+    name: str
+    kind: Kind
+    default: Any
+    help: str
+    metavar: str | None = None
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    above: float | None = None
+    short: str | None = None
+    panel: str = RUN_PANEL
+    spec: bool = False
+    yaml: bool = False
+    yaml_default: Any = None
+    check: bool = True
+
+    @property
+    def flag(self) -> str:
+        """Return the long flag, e.g. ``--steps-per-epoch``."""
+        return "--" + self.name.replace("_", "-")
+
+
+def _opt(default: Any, kind: Kind, help: str, **meta: Any) -> Any:
+    return field(default=default, metadata={"option": (kind, help, meta)})
+
+
+@dataclass
+class RunOptions:
+    """How the simulated training loop runs (DESIGN §2, run options)."""
+
+    lr: Any = _opt(
+        "0.1",
+        "lr",
+        "Initial lr of each param group; a comma list makes one curve per group.",
+        metavar="LR[,LR..]",
+        spec=True,
+        yaml=True,
+    )
+    epochs: int | None = _opt(
+        None,
+        "int",
+        "Epochs to simulate. Default: enough for T_max/T_0/total_iters, else 100.",
+        metavar="N",
+        minimum=1,
+        spec=True,
+        yaml=True,
+    )
+    steps_per_epoch: int = _opt(
+        1,
+        "int",
+        "Optimizer steps (batches) per epoch.",
+        metavar="K",
+        minimum=1,
+        spec=True,
+        yaml=True,
+    )
+    step_per: str | None = _opt(
+        None,
+        "choice",
+        "When scheduler.step() runs. Default: iter for cyclic/onecycle, else epoch.",
+        metavar="epoch|iter",
+        choices=("epoch", "iter"),
+        spec=True,
+        yaml=True,
+    )
+    optimizer: str = _opt(
+        "sgd",
+        "choice",
+        "Dummy optimizer: SGD (momentum 0.9) records momentum, Adam/AdamW beta1.",
+        metavar="sgd|adam|adamw",
+        choices=("sgd", "adam", "adamw"),
+        spec=True,
+        yaml=True,
+    )
+    warmup: int = _opt(
+        0,
+        "int",
+        "Prepend a LinearLR warmup of N scheduler steps (via SequentialLR).",
+        metavar="N",
+        minimum=0,
+        spec=True,
+        yaml=True,
+    )
+    warmup_start_factor: float = _opt(
+        DEFAULT_WARMUP_START,
+        "float",
+        "Start factor of the --warmup LinearLR.",
+        above=0,
+        maximum=1,
+        spec=True,
+        yaml=True,
+    )
+    metric: str | None = _opt(
+        None,
+        "metric",
+        "ReduceLROnPlateau metric: a list '1,0.9,0.9', an expression of "
+        "epoch, or @file.csv:column. Default: a seeded synthetic loss.",
+        spec=True,
+        yaml=True,
+    )
+    sweep: list[str] | None = _opt(
+        None,
+        "texts",
+        "Plot a family of curves as a kwarg varies; twice makes a grid.",
+        metavar="KWARG=V1,V2..",
+        check=False,
+    )
+    max_steps: int = _opt(
+        DEFAULT_MAX_STEPS,
+        "int",
+        "Refuse runs longer than this many optimizer steps in all.",
+        metavar="N",
+        minimum=1,
+    )
+
+
+@dataclass
+class DisplayOptions:
+    """What to show and write (DESIGN §2, output options)."""
+
+    out: list[str] | None = _opt(
+        None,
+        "texts",
+        "Write .png .svg .pdf .csv .json (repeatable); '-' writes CSV to "
+        "stdout. Default: SCHEDULER.png.",
+        metavar="PATH",
+        short="-o",
+        panel=OUTPUT_PANEL,
+        check=False,
+    )
+    table: bool = _opt(
+        False, "bool", "Print a table of the steps.", panel=OUTPUT_PANEL, check=False
+    )
+    every: int | None = _opt(
+        None,
+        "int",
+        "With --table: also show every K-th step. Default: about 40 rows.",
+        metavar="K",
+        minimum=1,
+        panel=OUTPUT_PANEL,
+        check=False,
+    )
+    term: bool = _opt(
+        False, "bool", "Draw the curve in the terminal.", panel=OUTPUT_PANEL, check=False
+    )
+    log: bool = _opt(
+        False, "bool", "Log-scale lr axis.", panel=OUTPUT_PANEL, yaml=True, check=False
+    )
+    x: str = _opt(
+        "epoch",
+        "choice",
+        "X axis unit.",
+        metavar="epoch|step",
+        choices=("epoch", "step"),
+        panel=OUTPUT_PANEL,
+        yaml=True,
+        check=False,
+    )
+    title: str | None = _opt(
+        None, "text", "Plot title. Default: the command line.", panel=OUTPUT_PANEL, check=False
+    )
+    momentum: bool = _opt(
+        False,
+        "bool",
+        "Add a momentum/beta1 panel (and CSV columns).",
+        panel=OUTPUT_PANEL,
+        yaml=True,
+        check=False,
+    )
+    annotate: bool = _opt(
+        False,
+        "bool",
+        "Draw the diagnostics on the plot.",
+        panel=OUTPUT_PANEL,
+        yaml=True,
+        yaml_default=True,
+        check=False,
+    )
+
+
+def _options(cls: type) -> tuple[Option, ...]:
+    out = []
+    for f in dataclasses.fields(cls):
+        kind, help_text, meta = f.metadata["option"]
+        out.append(Option(f.name, kind, f.default, help_text, **meta))
+    return tuple(out)
+
+
+RUN: tuple[Option, ...] = _options(RunOptions)
+DISPLAY: tuple[Option, ...] = _options(DisplayOptions)
+BY_NAME: dict[str, Option] = {o.name: o for o in RUN + DISPLAY}
+
+
+def run_options(*, spec: bool | None = None) -> tuple[Option, ...]:
+    """Return the run options (only the SPEC run keys with ``spec=True``)."""
+    return tuple(o for o in RUN if spec is None or o.spec == spec)
+
+
+def option(name: str) -> Option:
+    """Return the option called ``name``."""
+    return BY_NAME[name]
+
+
+#: keys of a SPEC string / config entry that are run options, not scheduler kwargs.
+RUN_KEYS: tuple[str, ...] = (*(o.name for o in run_options(spec=True)), "label")
