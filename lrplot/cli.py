@@ -155,7 +155,10 @@ def _kwarg_help(kw: registry.KwargInfo) -> str:
     if kw.kind == "floats":
         text += " A comma list gives one value per param group."
     if kw.kind == "expr":
-        text += " An expression of epoch, e.g. '0.95**epoch'; repeat once per param group."
+        text += (
+            " An expression of epoch or step (both name the scheduler-step counter torch"
+            " passes), e.g. '0.95**epoch'; repeat once per param group."
+        )
     if kw.kind == "specs":
         text += " A SPEC such as cosine:T_max=95; repeat for each scheduler."
     return text

@@ -1,11 +1,12 @@
 """A small, safe arithmetic language for ``lr_lambda`` and metric expressions.
 
 Text is parsed with :func:`ast.parse`, every node is checked against an explicit whitelist
-(numbers, the allowed variables, ``pi``/``e``, arithmetic, comparisons, ``and``/``or``/``not``,
-``a if c else b`` and calls of a few math functions), and the validated tree is turned into
-nested Python closures. User text is never passed to ``eval``/``exec``/``compile``. All
-arithmetic is done in floats, every intermediate result must be a finite real number, and
-comparisons and ``not`` yield 1.0 or 0.0.
+(numbers, the allowed variables (``epoch``, and ``step`` as another name for it),
+``pi``/``e``, arithmetic, comparisons, ``and``/``or``/``not``, ``a if c else b`` and calls of
+a few math functions), and the validated tree is turned into nested Python closures. User
+text is never passed to ``eval``/``exec``/``compile``. All arithmetic is done in floats,
+every intermediate result must be a finite real number, and comparisons and ``not`` yield
+1.0 or 0.0.
 
 Example:
     >>> parse_expression("0.1**(epoch//20)")(45)
@@ -33,6 +34,10 @@ MAX_DEPTH: int = 100
 _Fn = Callable[[tuple[float, ...]], float]
 
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
+#: other names of a variable: ``step`` is the scheduler-step counter torch passes to
+#: ``lr_lambda`` (``last_epoch``), the same number as ``epoch`` whether the scheduler steps
+#: per epoch or per batch.
+ALIASES: dict[str, str] = {"step": "epoch"}
 
 # fmt: off
 # name -> (min args, max args or None for unbounded, implementation)
@@ -72,7 +77,9 @@ _CONST_KINDS: dict[type, str] = {
 _ZERO_MESSAGES = {"%": "modulo by zero", "**": "zero raised to a negative power"}
 _RESERVED = {*CONSTANTS, *FUNCTIONS}
 _FUNC_HINT = "functions: " + ", ".join(FUNCTIONS)
-_SYNTAX_HINT = "only numbers, epoch, pi, e, arithmetic, comparisons, 'a if c else b' and calls"
+_SYNTAX_HINT = (
+    "only numbers, epoch (or step), pi, e, arithmetic, comparisons, 'a if c else b' and calls"
+)
 # fmt: on
 
 
@@ -90,7 +97,7 @@ def _num(value: float) -> str:
 
 
 class Expression:
-    """A parsed, validated expression of the variable `epoch`."""
+    """A parsed, validated expression of the variable `epoch` (also called `step`)."""
 
     source: str
     variables: tuple[str, ...]
@@ -100,7 +107,15 @@ class Expression:
         _check_variables(variables)
         self.source = _check_text(source)
         self.variables = tuple(variables)
-        self._fn = _Compiler(self.source, self.variables).build()
+        compiler = _Compiler(self.source, self.variables)
+        self._fn = compiler.build()
+        #: the names shown in error messages: ``step`` when the text says only ``step``.
+        self._shown = tuple(
+            next((a for a, v in ALIASES.items() if v == n and a in compiler.used), n)
+            if n not in compiler.used
+            else n
+            for n in self.variables
+        )
 
     def __call__(self, epoch: float, *rest: float) -> float:
         """Evaluate at `epoch` (then any further variables), e.g. ``expr(3) -> 0.857375``."""
@@ -112,7 +127,7 @@ class Expression:
                 raise _Fail("input is not finite")
             return self._fn(values)
         except _Fail as exc:
-            where = ", ".join(f"{n} {_num(x)}" for n, x in zip(self.variables, values, strict=True))
+            where = ", ".join(f"{n} {_num(x)}" for n, x in zip(self._shown, values, strict=True))
             raise ExpressionError(f"expression {_show(self.source)}: {exc} at {where}") from None
 
     def __repr__(self) -> str:
@@ -168,6 +183,12 @@ class _Compiler:
     def __init__(self, source: str, variables: tuple[str, ...]) -> None:
         self.source = source
         self.variables = variables
+        #: the variables and their aliases, each with its index in the values tuple.
+        self.names = {name: i for i, name in enumerate(variables)}
+        for alias, name in ALIASES.items():
+            if name in self.names and alias not in self.names:
+                self.names[alias] = self.names[name]
+        self.used: set[str] = set()
 
     def error(self, reason: str, hint: str | None = None) -> ExpressionError:
         return ExpressionError(f"expression {_show(self.source)}: {reason}", hint=hint)
@@ -245,14 +266,15 @@ class _Compiler:
         return lambda v: number
 
     def name(self, name: str) -> _Fn:
-        if name in self.variables:
-            return operator.itemgetter(self.variables.index(name))
+        if name in self.names:
+            self.used.add(name)
+            return operator.itemgetter(self.names[name])
         if name in CONSTANTS:
             number = CONSTANTS[name]
             return lambda v: number
         if name in FUNCTIONS:
             raise self.error(f"'{name}' is a function; call it like {name}(...)")
-        allowed = [*self.variables, *CONSTANTS]
+        allowed = [*self.names, *CONSTANTS]
         raise self.error(
             f"unknown name '{name}' (allowed: {', '.join(allowed)})",
             hint=self.suggest(name, [*allowed, *FUNCTIONS]),
@@ -310,7 +332,7 @@ class _Compiler:
         if not isinstance(node.func, ast.Name):
             raise self.error("only the built-in math functions can be called", hint=_FUNC_HINT)
         name = node.func.id
-        if name in self.variables or name in CONSTANTS:
+        if name in self.names or name in CONSTANTS:
             raise self.error(f"'{name}' is not a function", hint=_FUNC_HINT)
         if name not in FUNCTIONS:
             tip = self.suggest(name, list(FUNCTIONS))

@@ -132,7 +132,8 @@ class RunOptions:
         None,
         "metric",
         "ReduceLROnPlateau metric: a list '1,0.9,0.9', an expression of "
-        "epoch, or @file.csv:column. Default: a seeded synthetic loss.",
+        "epoch or step (the scheduler-step counter), or @file.csv:column (its length is "
+        "the run's length unless --epochs is given). Default: a seeded synthetic loss.",
         spec=True,
         yaml=True,
     )

@@ -384,3 +384,18 @@ def test_expression_failing_mid_run_exits_1():
     result = run("lambda", "--lr_lambda", "1/(epoch-5)", "-o", "-")
     assert result.exit_code == 1
     assert "division by zero at epoch 5" in result.output
+
+
+def test_lr_lambda_may_say_step_when_stepping_per_batch(tmp_path):
+    """Issue 10.4: `step` is accepted (the counter torch passes) and --help says so."""
+    out = tmp_path / "w.csv"
+    args = ["lambda", "--lr_lambda", "step/100 if step < 100 else 1", "--step-per", "iter"]
+    result = run(*args, "--epochs", "20", "--steps-per-epoch", "10", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    lr = [float(v) for v in read_csv(out)["lr"]]
+    assert lr[0] == 0.0 and lr[50] == pytest.approx(0.05) and lr[150] == pytest.approx(0.1)
+    metric = run("plateau", "--metric", "1/(1+step)", "--epochs", "5", "-o", str(out))
+    assert metric.exit_code == 0, metric.output
+    for name in ("lambda", "plateau"):
+        text = re.sub(r"\s+", " ", run(name, "--help").output)
+        assert "epoch or step" in text, text

@@ -137,7 +137,7 @@ def test_parse_messages_and_hints() -> None:
     assert info.value.message == "expression 'epoch +': invalid syntax"
     with pytest.raises(ExpressionError) as info:
         parse_expression("x*2")
-    assert info.value.message == "expression 'x*2': unknown name 'x' (allowed: epoch, pi, e)"
+    assert info.value.message == "expression 'x*2': unknown name 'x' (allowed: epoch, step, pi, e)"
     with pytest.raises(ExpressionError) as info:
         parse_expression("expp(epoch)")
     assert "unknown function 'expp'" in info.value.message
@@ -291,3 +291,19 @@ TOKENS = [
 @given(st.lists(st.tuples(st.sampled_from(TOKENS), st.sampled_from(["", " "])), max_size=40))
 def test_token_soup_only_raises_expression_error(parts: list[tuple[str, str]]) -> None:
     _check_total("".join(token + gap for token, gap in parts))
+
+
+def test_step_is_the_same_counter_as_epoch() -> None:
+    """`step` names the scheduler-step counter torch passes, exactly like `epoch`."""
+    warm = parse_expression("step/100 if step < 100 else 1")
+    assert [warm(k) for k in (0, 50, 99, 100, 250)] == [0.0, 0.5, 0.99, 1.0, 1.0]
+    both = parse_expression("epoch + step")
+    assert both(3) == 6.0
+    assert evaluate("0.5**step", 2) == 0.25
+    with pytest.raises(ExpressionError, match=r"division by zero at step 4$"):
+        parse_expression("1/(step-4)")(4)
+    with pytest.raises(ExpressionError, match=r"allowed: epoch, step, pi, e"):
+        parse_expression("stpe")
+    # an explicit variable list keeps its own names
+    with pytest.raises(ExpressionError, match="unknown name 'step'"):
+        parse_expression("step", variables=("x",))

@@ -292,7 +292,7 @@ def _metric(value: Any) -> Any:
     items = value if isinstance(value, list) else [value]
     if not items or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in items):
         raise ValueError(
-            "expected a number, a list of numbers, an expression of epoch or "
+            "expected a number, a list of numbers, an expression of epoch (or step) or "
             f"@file.csv[:column], got {value!r}"
         )
     return [float(v) for v in items]
