@@ -331,6 +331,7 @@ def _check(name: str, kwargs: dict[str, Any], run: RunOptions, display: DisplayO
     from lrplot import pipeline, report
 
     request = pipeline.schedule_request(name, kwargs, run, display)
+    request.check = True
     out = report.console()
     result = pipeline.run(request, progress=report.progress_bar(out), write=False)
     out.print(report.check_report(request.specs[0].to_command(), result.diagnostics))

@@ -24,7 +24,7 @@ import numpy as np
 
 from lrplot.registry import ints as _ints
 from lrplot.schedule import Schedule
-from lrplot.spec import ScheduleSpec
+from lrplot.spec import DEFAULT, METRIC, ScheduleSpec
 
 __all__ = ["CHECKS", "Diagnostic", "diagnose"]
 
@@ -59,6 +59,7 @@ class _Run:
     steps_per_epoch: int
     per_epoch: bool
     warmup: int
+    check: bool = False
 
     @property
     def n(self) -> int:
@@ -79,6 +80,13 @@ class _Run:
         """Return ``count`` with the run's unit: ``150 epochs``, ``3000 steps``, ``5-epoch``."""
         word = "epoch" if self.per_epoch else "step"
         return f"{count}{sep}{word}{'' if count == 1 or sep != ' ' else 's'}"
+
+    def size(self) -> str:
+        """Return the run's size: ``150 epochs``, ``2 epochs of 50 steps``."""
+        text = _n(self.epochs, "epoch")
+        return text + (
+            f" of {_n(self.steps_per_epoch, 'step')}" if self.steps_per_epoch > 1 else ""
+        )
 
     def epochs_for(self, sched_steps: int) -> int:
         """Return the ``--epochs`` that gives at least ``sched_steps`` scheduler steps."""
@@ -117,6 +125,16 @@ def _pct(fraction: float) -> str:
 def _num(value: float) -> str:
     """Return a number in its short form (``0.1``, ``1e-05``)."""
     return f"{value:.6g}"
+
+
+def _n(count: int, word: str) -> str:
+    """Return ``1 step``, ``2 steps``: a count and its noun, singular or plural.
+
+    Example:
+        >>> _n(1, "step"), _n(3, "time")
+        ('1 step', '3 times')
+    """
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _times(count: int) -> str:
@@ -220,6 +238,21 @@ def _horizon_unit_mismatch(
 ) -> Iterator[Diagnostic]:
     """Yield a warning for each horizon that looks counted in the other step unit."""
     epochs, spe, total = run.epochs, run.steps_per_epoch, run.epochs * run.steps_per_epoch
+    sized = spec.traits.from_run
+    if run.per_epoch and spe > 1 and sized and all(k in spec.kwargs for k in sized):
+        # built as a training script builds it, from the run's epochs and batches, but
+        # stepped once per epoch: only the first epochs of its epochs*batches steps run
+        sizes = ", ".join(f"{k}={spec.kwargs[k]}" for k in sized)
+        total_key = spec.traits.total_kwarg
+        alt = f", or build it with {total_key}={epochs} to step it per epoch" if total_key else ""
+        alt += f" (--{total_key} {epochs})" if total_key else ""
+        yield Diagnostic(
+            "horizon-unit-mismatch",
+            "warning",
+            f"{spec.info.cls}({sizes}) has {total} steps but the scheduler steps once per "
+            f"epoch: only {epochs} of them run ({_pct(epochs / total)} of the schedule)",
+            f"call scheduler.step() every batch (--step-per iter){alt}",
+        )
     for owner, key, values, kind in _horizons(spec):
         if not values or min(values) <= 0:
             continue
@@ -233,13 +266,16 @@ def _horizon_unit_mismatch(
                 f"({spe} per epoch, {total} in the run)"
             )
             if kind == "decay":
-                tail = f"the schedule ends after {h} steps, {_pct(h / total)} of the run"
+                tail = f"the schedule ends after {_n(h, 'step')}, {_pct(h / total)} of the run"
             elif kind == "cycle":
-                tail = f"a cycle lasts {h} steps, less than one epoch"
+                tail = f"a cycle lasts {_n(h, 'step')}, less than one epoch"
             elif kind == "interval":
-                tail = f"the lr decays every {h} steps, {total // h} times"
+                tail = f"the lr decays every {_n(h, 'step')}, {_n(total // h, 'time')}"
             else:
-                tail = f"every decay happens in the first {h} steps, {_pct(h / total)} of the run"
+                tail = (
+                    f"every decay happens in the first {_n(h, 'step')}, {_pct(h / total)} "
+                    "of the run"
+                )
             yield Diagnostic("horizon-unit-mismatch", "warning", f"{head}: {tail}", fix)
         elif run.per_epoch and run.main > 0 and h >= _FAR * run.main:
             batches = spe > 1 and h * 2 >= total
@@ -499,16 +535,76 @@ def _lr_near_zero_long(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Ite
     )
 
 
+@_check(
+    "metric-shorter-than-run",
+    "A ReduceLROnPlateau metric given as data (a list, a CSV column) is shorter than the run: "
+    "its last value is repeated, so later reductions are decided on invented values.",
+)
+def _metric_shorter_than_run(
+    spec: ScheduleSpec, schedule: Schedule, run: _Run
+) -> Iterator[Diagnostic]:
+    """Yield a warning when the metric data ends before the run does."""
+    if schedule.metric_given is None or schedule.metric is None:
+        return
+    given = schedule.metric_given // run.unit
+    padded = run.n - given
+    last = _num(float(schedule.metric[schedule.metric_given - 1]))
+    yield Diagnostic(
+        "metric-shorter-than-run",
+        "warning",
+        f"the metric has {_n(given, 'value')} for a run of {run.length(run.n)}: the last "
+        f"{run.length(padded)} repeat its last value ({last}) and are shaded on the plot",
+        f"use --epochs {run.epochs_for(given)} (the metric's length), or give a metric for the "
+        "whole run",
+    )
+
+
+@_check(
+    "run-length-assumed",
+    "No --epochs: the run length was derived from the schedule's own horizon (T_max, "
+    "total_iters, ...) or is lrplot's default of 100 epochs, so the checks cannot judge the "
+    "horizon against the real run (a warning in lrplot check, and for plug-ins of unknown "
+    "length).",
+)
+def _run_length_assumed(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Iterator[Diagnostic]:
+    """Yield a warning when the run length is lrplot's guess and it matters."""
+    source = spec.length_from
+    if spec.length_given or source == METRIC:
+        return
+    unknown = source == DEFAULT and spec.traits.length is None and not spec.info.builtin
+    if not (run.check or unknown):
+        return
+    fix = "give --epochs (and --steps-per-epoch) of your training run"
+    if source == DEFAULT:
+        message = f"no --epochs: the run is lrplot's default of {run.size()}"
+        if unknown:
+            message += (
+                f"; {spec.scheduler} has no horizon lrplot knows, so the curve may end "
+                "before the schedule does"
+            )
+        else:
+            message += ", so the checks judge a run you did not describe"
+    else:
+        keys = sorted({key for _, key, _, _ in _horizons(spec)})
+        judged = " and ".join(keys) if keys else "the schedule"
+        message = (
+            f"no --epochs: the run length ({run.size()}) was derived from {source}, so "
+            f"{judged} cannot be checked against your training run"
+        )
+    yield Diagnostic("run-length-assumed", "warning", message, fix)
+
+
 #: code -> one-line explanation of the pitfall, in the order the checks run.
 CHECKS: dict[str, str] = {code: text for code, (text, _) in _REGISTRY.items()}
 
 
-def diagnose(spec: ScheduleSpec, schedule: Schedule) -> list[Diagnostic]:
+def diagnose(spec: ScheduleSpec, schedule: Schedule, *, check: bool = False) -> list[Diagnostic]:
     """Run every check on a spec and its simulated schedule; return the findings.
 
     Args:
         spec: the spec that was simulated (resolved here if it is not yet).
         schedule: what ``lrplot.engine.simulate`` returned for it.
+        check: ``lrplot check``: a run length lrplot assumed is a warning.
 
     Example:
         >>> from lrplot.engine import simulate
@@ -523,8 +619,9 @@ def diagnose(spec: ScheduleSpec, schedule: Schedule) -> list[Diagnostic]:
         steps_per_epoch=max(1, int(spec.steps_per_epoch)),
         per_epoch=spec.step_per == "epoch",
         warmup=int(spec.warmup or 0),
+        check=check,
     )
     found: list[Diagnostic] = []
-    for _, check in _REGISTRY.values():
-        found.extend(check(spec, schedule, run))
+    for _, judge in _REGISTRY.values():
+        found.extend(judge(spec, schedule, run))
     return found

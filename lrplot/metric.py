@@ -8,10 +8,12 @@ Example:
 from __future__ import annotations
 
 import csv
+import functools
 import math
+import os
 import random
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from lrplot import registry
 from lrplot.errors import UsageError
@@ -50,7 +52,7 @@ def metric_values(metric: Any, n: int) -> tuple[list[float], str | None]:
     elif isinstance(metric, str):
         text = metric.strip()
         if text.startswith("@"):
-            values = _metric_file(text[1:])
+            values = list(_metric_file(text[1:]).values)
         else:
             items = [t.strip() for t in text.split(",")]
             try:
@@ -81,11 +83,82 @@ def metric_values(metric: Any, n: int) -> tuple[list[float], str | None]:
     return values[:n], note
 
 
-def _metric_file(ref: str) -> list[float]:
+class MetricFile(NamedTuple):
+    """The values of one CSV column, and which column of which file they came from."""
+
+    values: tuple[float, ...]
+    path: str
+    column: str
+    last: bool  # no column was asked for: the last one was taken
+
+
+def metric_length(metric: Any) -> int | None:
+    """Return how many values a metric given as data holds (None for a function of epoch).
+
+    Data is a sequence of numbers, a comma list with several items, or ``@file.csv[:col]``;
+    an expression, a single number, a callable or None (the synthetic loss) has no length.
+
+    Example:
+        >>> metric_length("1,0.9,0.8"), metric_length("1/(1+epoch)"), metric_length([3, 2])
+        (3, None, 2)
+    """
+    if metric is None or callable(metric):
+        return None
+    if isinstance(metric, str):
+        text = metric.strip()
+        if text.startswith("@"):
+            return len(_metric_file(text[1:]).values)
+        items = text.split(",")
+        return len(items) if len(items) > 1 and all(_is_number(t) for t in items) else None
+    try:
+        return len(metric)
+    except TypeError:
+        return None
+
+
+def metric_source(metric: Any) -> str | None:
+    """Return where a metric given as data comes from, for the summary (None otherwise).
+
+    Example:
+        >>> metric_source([1.0, 0.5])
+        'metric: 2 values given'
+    """
+    if isinstance(metric, str) and metric.strip().startswith("@"):
+        found = _metric_file(metric.strip()[1:])
+        which = f"the last column, {found.column!r}," if found.last else f"column {found.column!r}"
+        return f"metric: {which} of {found.path} ({len(found.values)} rows)"
+    length = metric_length(metric)
+    return None if length is None else f"metric: {length} values given"
+
+
+def metric_name(metric: Any) -> str:
+    """Return the metric axis label: the CSV column's name, else ``metric``.
+
+    Example:
+        >>> metric_name("1/(1+epoch)")
+        'metric'
+    """
+    if isinstance(metric, str) and metric.strip().startswith("@"):
+        found = _metric_file(metric.strip()[1:])
+        return found.column if not found.column.isdigit() else f"metric (column {found.column})"
+    return "metric"
+
+
+def _metric_file(ref: str) -> MetricFile:
     path, _, column = ref.partition(":")
     if len(path) == 1 and column and re.match(r"[\\/]", column):  # Windows drive letter
         path, _, column = ref.partition(":")[2].partition(":")
         path = ref[:2] + path
+    try:
+        stat = os.stat(path)
+    except OSError as exc:
+        raise UsageError(f"--metric cannot read {path!r}: {exc.strerror or exc}") from None
+    return _read_metric_file(path, column, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _read_metric_file(path: str, column: str, _mtime: int, _size: int) -> MetricFile:
+    """Read one column of a CSV file (cached while the file is unchanged)."""
     try:
         with open(path, newline="", encoding="utf-8") as handle:
             rows = [r for r in csv.reader(handle) if r]
@@ -110,10 +183,12 @@ def _metric_file(ref: str) -> list[float]:
             )
     else:
         index = len(header) - 1
+    name = header[index] if has_header and index < len(header) else str(index)
     try:
-        return [float(row[index]) for row in body]
+        values = tuple(float(row[index]) for row in body)
     except (IndexError, ValueError) as exc:
         raise UsageError(f"--metric file {path!r}, column {index}: {exc}") from None
+    return MetricFile(values, os.path.basename(path), name, not column)
 
 
 def _is_number(cell: str) -> bool:

@@ -64,6 +64,7 @@ class Request:
         thumbnail: ``(path, width in pixels)`` of a small copy of the image.
         axes: a sweep's ``(key, values)``, rows then columns.
         more: the words after "and N more" when the image shows only some diagnostics.
+        check: ``lrplot check``: what lrplot assumed (the run length) is a warning.
     """
 
     grid: list[list[ScheduleSpec]]
@@ -76,6 +77,7 @@ class Request:
     thumbnail: tuple[str, int] | None = None
     more: str = "see the summary"
     axes: list[Axis] = field(default_factory=list)
+    check: bool = False
 
     @property
     def row_labels(self) -> list[str]:
@@ -206,8 +208,8 @@ def _diagnose(request: Request, schedules: list[list[Schedule]]) -> list[Diagnos
     found = []
     for spec_row, row in zip(request.grid, schedules, strict=True):
         for spec, schedule in zip(spec_row, row, strict=True):
-            for d in diagnose(spec.resolved(), schedule):
-                if request.several:
+            for d in diagnose(spec.resolved(), schedule, check=request.check):
+                if request.several and not d.message.startswith(f"{spec.label} "):
                     d = Diagnostic(d.code, d.level, f"{spec.label}: {d.message}", d.fix)
                 found.append(d)
     return found

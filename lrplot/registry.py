@@ -172,6 +172,7 @@ class Traits:
         from_run: kwargs the run options fill (OneCycleLR's epochs/steps_per_epoch).
         total_kwarg: the kwarg that sizes the whole run (OneCycleLR's total_steps).
         length: scheduler steps that show the whole schedule, or None if it has no end.
+        length_kwargs: the kwargs ``length`` reads, named when a run's length comes from them.
         horizons: ``(kwarg, values, kind)`` of each horizon kwarg, for the unit checks.
         events: ``(scheduler step, kind, label)`` of the decays, restarts and phases.
         climbs_after: the kwarg past which the curve climbs back (CosineAnnealingLR's T_max).
@@ -186,6 +187,7 @@ class Traits:
     from_run: tuple[str, ...] = ()
     total_kwarg: str | None = None
     length: Callable[[SpecView], int | None] | None = None
+    length_kwargs: tuple[str, ...] = ()
     horizons: Callable[[SpecView], list[tuple[str, list[int], HorizonKind]]] | None = None
     events: Callable[[SpecView, int], Events] | None = None
     climbs_after: str | None = None
@@ -264,25 +266,33 @@ def _twice_total_iters(s: SpecView) -> int:
 TORCH_TRAITS: dict[str, Traits] = {
     "StepLR": Traits(
         length=lambda s: max(DEFAULT_EPOCHS, 3 * (_int(s.get("step_size")) or 0)),
+        length_kwargs=("step_size",),
         horizons=_horizon("step_size", "interval"),
         events=_step_events,
     ),
     "MultiStepLR": Traits(
         length=lambda s: max(DEFAULT_EPOCHS, -(-max(ints(s.get("milestones")) or [0]) * 5 // 4)),
+        length_kwargs=("milestones",),
         horizons=_horizon("milestones", "milestones"),
         events=_multistep_events,
     ),
     "CosineAnnealingLR": Traits(
         length=lambda s: _int(s.get("T_max")),
+        length_kwargs=("T_max",),
         horizons=_horizon("T_max", "decay"),
         climbs_after="T_max",
     ),
     "CosineAnnealingWarmRestarts": Traits(
-        length=_sgdr_length, horizons=_horizon("T_0", "cycle"), events=_restart_events, cyclic=True
+        length=_sgdr_length,
+        length_kwargs=("T_0", "T_mult"),
+        horizons=_horizon("T_0", "cycle"),
+        events=_restart_events,
+        cyclic=True,
     ),
     "CyclicLR": Traits(
         step_per="iter",
         length=_cyclic_length,
+        length_kwargs=("step_size_up", "step_size_down"),
         horizons=_horizon("step_size_up", "cycle"),
         cyclic=True,
     ),
@@ -291,15 +301,30 @@ TORCH_TRAITS: dict[str, Traits] = {
         from_run=("epochs", "steps_per_epoch"),
         total_kwarg="total_steps",
         length=lambda s: _int(s.get("total_steps")) or None,
+        length_kwargs=("total_steps",),
         horizons=lambda s: _horizon("total_steps", "decay")(s) if s.get("total_steps") else [],
     ),
     "ReduceLROnPlateau": Traits(metric=True),
-    "ConstantLR": Traits(length=_twice_total_iters, warmup="constant"),
-    "LinearLR": Traits(length=_twice_total_iters, horizons=_linear_horizons, warmup="linear"),
-    "PolynomialLR": Traits(
-        length=lambda s: _int(s.get("total_iters")), horizons=_horizon("total_iters", "decay")
+    "ConstantLR": Traits(
+        length=_twice_total_iters, length_kwargs=("total_iters",), warmup="constant"
     ),
-    "SequentialLR": Traits(length=_sequential_length, events=_phase_events, composite="sequential"),
+    "LinearLR": Traits(
+        length=_twice_total_iters,
+        length_kwargs=("total_iters",),
+        horizons=_linear_horizons,
+        warmup="linear",
+    ),
+    "PolynomialLR": Traits(
+        length=lambda s: _int(s.get("total_iters")),
+        length_kwargs=("total_iters",),
+        horizons=_horizon("total_iters", "decay"),
+    ),
+    "SequentialLR": Traits(
+        length=_sequential_length,
+        length_kwargs=("milestones",),
+        events=_phase_events,
+        composite="sequential",
+    ),
     "ChainedScheduler": Traits(
         length=lambda s: max((sub.horizon() or 0) for sub in s.subs) or None,
         composite="chained",

@@ -18,11 +18,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 
 from lrplot.errors import UsageError
+from lrplot.spec import DEFAULT, GIVEN, METRIC
 
 if TYPE_CHECKING:
     import numpy as np
@@ -97,19 +98,26 @@ def summary(
     return Group(*parts)
 
 
+def _n(count: int, word: str) -> str:
+    """Return ``1 step`` or ``2 steps``."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
 def _run_stats(schedule: Schedule) -> list[RenderableType]:
     parts: list[RenderableType] = []
     epochs = schedule.n / schedule.steps_per_epoch
-    size = f"{schedule.n:,} steps"
+    size = _n(schedule.n, "step")
     if schedule.stopped:
-        size = f"{schedule.n:,} of {schedule.planned_steps:,} planned steps"
+        size = f"{schedule.n:,} of {_n(schedule.planned_steps or 0, 'planned step')}"
     whole = float(epochs).is_integer()
-    size += f" · {int(epochs):,} epochs" if whole else f" · {epochs:.6g} epochs"
+    size += f" · {_n(int(epochs), 'epoch')}" if whole else f" · {epochs:.6g} epochs"
     if schedule.steps_per_epoch > 1:
         size += f" × {schedule.steps_per_epoch} steps"
-    groups = "group" if schedule.groups == 1 else "groups"
-    size += f" · {schedule.groups} param {groups} · scheduler.step() per {schedule.step_per}"
+    size += f" · {_n(schedule.groups, 'param group')} · scheduler.step() per {schedule.step_per}"
     parts.append(Text(size))
+    length = _length_line(schedule)
+    if length:
+        parts.append(Text(length))
     grid = Table.grid(padding=(0, 2))
     grid.add_column()
     for _ in range(4):
@@ -123,15 +131,56 @@ def _run_stats(schedule: Schedule) -> list[RenderableType]:
     return parts
 
 
+def _length_line(schedule: Schedule) -> str | None:
+    """Return where the run length came from when the user did not give it, else None.
+
+    Example:
+        >>> _length_line(Schedule(lr=np.ones(20), length_from="T_max=20"))
+        'run length: 20 epochs, from T_max=20 (no --epochs given)'
+    """
+    source = schedule.length_from
+    epochs = _n(-(-(schedule.planned_steps or schedule.n) // schedule.steps_per_epoch), "epoch")
+    if not source or source == GIVEN:
+        return None
+    if source == DEFAULT:
+        return f"run length: lrplot's default of {epochs} (no --epochs given)"
+    if source == METRIC:
+        return f"run length: {epochs}, the length of the metric data (no --epochs given)"
+    return f"run length: {epochs}, from {source} (no --epochs given)"
+
+
+class _Hanging:
+    """A line wrapped to the console width, continuation lines indented under its text."""
+
+    def __init__(self, head: Text, body: Text, indent: int) -> None:
+        self.head, self.body, self.indent = head, body, indent
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = max(20, options.max_width - self.indent)
+        for i, line in enumerate(self.body.wrap(console, width)):
+            line.rstrip()
+            yield Text.assemble(self.head if i == 0 else " " * self.indent, line)
+
+
 def _diagnostic_lines(diagnostics: Sequence[Any]) -> list[RenderableType]:
+    """Return each diagnostic as ``⚠ message`` and ``  fix: ...``, wrapped with a hanging indent.
+
+    Example:
+        >>> from rich.console import Console
+        >>> c = Console(width=40)
+        >>> d = type("D", (), {"message": "a " * 30, "fix": "b", "level": "warning"})
+        >>> with c.capture() as out:
+        ...     c.print(*_diagnostic_lines([d]))
+        >>> out.get().splitlines()[:3]
+        ['⚠ a a a a a a a a a a a a a a a a a a a', '  a a a a a a a a a a a', '  fix: b']
+    """
     parts: list[RenderableType] = []
     for d in diagnostics:
         warn = getattr(d, "level", "warning") == "warning"
-        line = Text("⚠ " if warn else "ℹ ", "yellow" if warn else "cyan")
-        line.append(str(d.message))
-        parts.append(line)
+        head = Text("⚠ " if warn else "ℹ ", "yellow" if warn else "cyan")
+        parts.append(_Hanging(head, Text(str(d.message)), 2))
         if getattr(d, "fix", None):
-            parts.append(Text(f"  fix: {d.fix}", "dim"))
+            parts.append(_Hanging(Text("  fix: ", "dim"), Text(str(d.fix), "dim"), 7))
     return parts
 
 

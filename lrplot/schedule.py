@@ -41,6 +41,11 @@ class Schedule:
         metric: shape (steps,), the metric given to ReduceLROnPlateau at the end of the
             epoch (or step) that row belongs to.
         planned_steps: the steps asked for; more than ``len(lr)`` when stepping stopped.
+        length_from: where the run length came from (``--epochs``, ``T_max=100``,
+            ``metric length``, ``default``); empty when unknown.
+        metric_name: the metric's name (its CSV column), for the axis label.
+        metric_given: rows of the run covered by a metric given as data, when it is shorter
+            than the run (the rest repeats its last value); None otherwise.
     """
 
     lr: np.ndarray
@@ -54,6 +59,9 @@ class Schedule:
     planned_steps: int | None = None
     events: list[Event] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    length_from: str = ""
+    metric_name: str = "metric"
+    metric_given: int | None = None
 
     def __post_init__(self) -> None:
         self.lr = np.asarray(self.lr, dtype=np.float64)
@@ -193,6 +201,7 @@ class Schedule:
             "step_per": self.step_per,
             "steps": self.n,
             "planned_steps": self.planned_steps,
+            "length_from": self.length_from,
             "groups": self.groups,
             "stats": [self.stats(g) for g in range(self.groups)],
             "events": [{"step": e.step, "kind": e.kind, "label": e.label} for e in self.events],

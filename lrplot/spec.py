@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from lrplot import registry
 from lrplot.errors import UsageError
+from lrplot.metric import metric_length
 from lrplot.options import DEFAULT_MAX_STEPS, DEFAULT_WARMUP_START, RUN_KEYS, option
 from lrplot.plugins import scheduler_info
 from lrplot.registry import DEFAULT_EPOCHS, KwargInfo, SchedulerInfo, StepPer, Traits
@@ -78,6 +79,9 @@ class ScheduleSpec:
     warmup_start_factor: float = DEFAULT_WARMUP_START
     metric: Any = None
     label: str | None = None
+    #: where the run length came from, once resolved: ``--epochs`` (given), the kwargs it
+    #: was derived from (``T_max=100``), ``metric length`` or ``default`` (see ``resolved``).
+    length_from: str | None = None
 
     @property
     def info(self) -> SchedulerInfo:
@@ -127,8 +131,21 @@ class ScheduleSpec:
         return horizon(self)
 
     def resolved(self) -> ScheduleSpec:
-        """Return a copy with every default filled in (epochs, step_per, OneCycleLR kwargs)."""
+        """Return a copy with every default filled in (epochs, step_per, OneCycleLR kwargs).
+
+        ``length_from`` records where the run length came from.
+
+        Example:
+            >>> spec = make_spec("cosine", {"T_max": 20}).resolved()
+            >>> spec.epochs, spec.length_from
+            (20, 'T_max=20')
+        """
         return _resolve(self)
+
+    @property
+    def length_given(self) -> bool:
+        """Return True when the run length is the user's (``--epochs``), not lrplot's guess."""
+        return self.epochs is not None and self.length_from in (None, GIVEN)
 
     def to_spec_string(self) -> str:
         """Return the SPEC form, e.g. ``cosine:T_max=150``."""
@@ -406,6 +423,7 @@ def make_spec(
             raise UsageError(
                 f"{name} --{key} must be at least 1, got {typed[key]}", key=key, value=raw
             )
+    typed = {kw.name: typed[kw.name] for kw in info.kwargs if kw.name in typed}  # as --help
     missing = [k for k in info.required if k not in typed]
     if missing:
         flags = " ".join(f"--{m} {info.kwarg(m).metavar}" for m in missing)  # type: ignore[union-attr]
@@ -525,16 +543,53 @@ def horizon(spec: ScheduleSpec) -> int | None:
     return length(spec) if length is not None else None
 
 
+#: ``length_from`` of a run whose length the user gave (``--epochs``, ``epochs=``).
+GIVEN = "--epochs"
+#: ``length_from`` of a run of ``DEFAULT_EPOCHS`` because nothing said how long it is.
+DEFAULT = "default"
+#: ``length_from`` of a ReduceLROnPlateau run as long as the metric data.
+METRIC = "metric length"
+
+
+def length_source(spec: ScheduleSpec) -> str:
+    """Return the kwargs a spec's horizon (its run length) is derived from, as text.
+
+    Example:
+        >>> length_source(make_spec("cosine", {"T_max": 20}, warmup=5))
+        'T_max=20 + --warmup 5'
+    """
+    traits = spec.traits
+    words = [
+        f"{key}={display_value(spec.get(key))}"
+        for key in traits.length_kwargs
+        if spec.get(key) is not None
+    ]
+    subs = spec.subs
+    if traits.composite and subs:
+        longest = subs[-1] if traits.composite == "sequential" else max(subs, key=_sub_horizon)
+        if longest.horizon() is not None:
+            words.append(f"{longest.scheduler} {length_source(longest)}")
+    text = " and ".join(words) or f"{spec.info.cls}'s own length"
+    return text + (f" + --warmup {spec.warmup}" if spec.warmup else "")
+
+
+def _sub_horizon(spec: ScheduleSpec) -> int:
+    return spec.horizon() or 0
+
+
 def _resolve(spec: ScheduleSpec, budget: int | None = None) -> ScheduleSpec:
     """Fill in defaults; ``budget`` is how many scheduler steps a nested scheduler gets."""
     traits = spec.traits
     step_per: StepPer = spec.step_per or traits.step_per
     epochs = spec.epochs
+    length_from = spec.length_from or GIVEN
     if epochs is None:
-        steps = horizon(spec)
+        data = metric_length(spec.metric) if traits.metric else None
+        steps = horizon(spec) if data is None else data
         if steps is None:
-            epochs = DEFAULT_EPOCHS
+            epochs, length_from = DEFAULT_EPOCHS, DEFAULT
         else:
+            length_from = METRIC if data is not None else length_source(spec)
             steps += spec.warmup
             epochs = steps if step_per == "epoch" else -(-steps // spec.steps_per_epoch)
     epochs = max(1, epochs)
@@ -543,9 +598,11 @@ def _resolve(spec: ScheduleSpec, budget: int | None = None) -> ScheduleSpec:
     kwargs = dict(spec.kwargs)
     total = traits.total_kwarg
     if total and not kwargs.get(total):
-        if budget is None and not spec.warmup and step_per == "iter":
+        if budget is None and not spec.warmup:
+            # as a training script writes it (OneCycleLR(epochs=E, steps_per_epoch=K)),
+            # however often it then calls step(): diagnose says when that is not per batch
             sizes = {"epochs": epochs, "steps_per_epoch": spec.steps_per_epoch}
-            for key in traits.from_run:  # as a training script would write it
+            for key in traits.from_run:
                 kwargs.setdefault(key, sizes[key])
         else:
             kwargs[total] = max(1, avail)  # the scheduler steps it will really get
@@ -565,7 +622,7 @@ def _resolve(spec: ScheduleSpec, budget: int | None = None) -> ScheduleSpec:
             )
             for i, sub in enumerate(subs)
         ]
-    return replace(spec, epochs=epochs, step_per=step_per, kwargs=kwargs)
+    return replace(spec, epochs=epochs, step_per=step_per, kwargs=kwargs, length_from=length_from)
 
 
 # --------------------------------------------------------------------------- SPEC strings
@@ -745,8 +802,15 @@ def sweep(base: ScheduleSpec, axes: Sequence[Axis | str]) -> list[list[ScheduleS
             line.append(_with_changes(base, changes))
         grid.append(line)
     if base.epochs is None and "epochs" not in dict(parsed):  # one run length for every cell
-        longest = max(cell.resolved().epochs or 0 for row in grid for cell in row)
-        grid = [[replace(cell, epochs=longest) for cell in row] for row in grid]
+        resolved = [cell.resolved() for row in grid for cell in row]
+        longest = max(resolved, key=lambda cell: cell.epochs or 0)
+        source = f"{longest.length_from} (the longest curve)"
+        if longest.length_from in (DEFAULT, METRIC):
+            source = longest.length_from
+        grid = [
+            [replace(cell, epochs=longest.epochs, length_from=source) for cell in row]
+            for row in grid
+        ]
     return grid
 
 

@@ -399,3 +399,46 @@ def test_lr_lambda_may_say_step_when_stepping_per_batch(tmp_path):
     for name in ("lambda", "plateau"):
         text = re.sub(r"\s+", " ", run(name, "--help").output)
         assert "epoch or step" in text, text
+
+
+def test_metric_file_is_the_run_and_names_its_column(tmp_path, monkeypatch):
+    """Issue 10.3: 60 rows of @losses.csv make a 60-epoch run; a longer run warns."""
+    monkeypatch.chdir(tmp_path)
+    rows = ["epoch,train_loss,val_loss"] + [
+        f"{i},{1 / (1 + i)},{max(0.4, 1 - 0.02 * i)}" for i in range(60)
+    ]
+    (tmp_path / "losses.csv").write_text("\n".join(rows) + "\n")
+    result = run("plateau", "--patience", "3", "--metric", "@losses.csv", "-o", "p.csv")
+    assert result.exit_code == 0, result.output
+    assert len(read_csv(tmp_path / "p.csv")["lr"]) == 60
+    text = " ".join(result.output.split())
+    assert "the last column, 'val_loss', of losses.csv (60 rows)" in text
+    assert "the length of the metric data" in text
+    longer = run("plateau", "--metric", "@losses.csv:val_loss", "--epochs", "100", "-o", "p.csv")
+    text = " ".join(longer.output.split())
+    assert "⚠ the metric has 60 values for a run of 100 epochs" in text, text
+    assert "fix: use --epochs 60" in text
+
+
+def test_plugin_run_of_default_length_warns(tmp_path):
+    """Issue 10.5: a plug-in of unknown length runs lrplot's default length: say so."""
+    out = tmp_path / "p.csv"
+    result = run(
+        "tests.plugins_fixture:WarmupCosine", "--warmup", "10", "--total", "1000", "-o", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "⚠ no --epochs: the run is lrplot's default of 100 epochs" in text, text
+    assert "run length: lrplot's default of 100 epochs (no --epochs given)" in text
+    given = run(
+        "tests.plugins_fixture:WarmupCosine",
+        "--warmup",
+        "10",
+        "--total",
+        "1000",
+        "--epochs",
+        "1000",
+        "-o",
+        str(out),
+    )
+    assert "no --epochs" not in given.output and "run length" not in given.output

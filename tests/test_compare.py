@@ -346,9 +346,20 @@ def test_check_short_t_max_warns_and_exits_1():
 
 
 def test_check_good_cosine_exits_0():
-    result = invoke("check", "cosine", "--T_max", "150")
+    result = invoke("check", "cosine", "--T_max", "150", "--epochs", "150")
     assert_clean(result, 0)
     assert "no problems" in result.output
+
+
+def test_check_without_epochs_warns_that_the_length_was_derived():
+    """Issue 10.1: the run length taken from T_max hides the horizon mistake."""
+    args = ["check", "cosine", "--T_max", "100", "--steps-per-epoch", "50", "--step-per", "iter"]
+    result = invoke(*args)
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.output.split())
+    assert "derived from T_max=100" in text and "--epochs" in text
+    plot = invoke(*args[1:], "-o", "-")
+    assert "run length: 2 epochs, from T_max=100 (no --epochs given)" in plot.stderr
 
 
 def test_check_onecycle_running_out_exits_1():

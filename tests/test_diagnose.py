@@ -88,6 +88,14 @@ TRIGGERS: list[tuple[str, str, str, dict[str, Any], list[str], list[str]]] = [
         ["total_steps=1000", "50 epochs", "5%"],
         ["--step-per iter", "1000 optimizer steps"],
     ),
+    (  # issue 10.2: built from the run as a script would, stepped per epoch
+        "horizon-unit-mismatch",
+        "warning",
+        "onecycle:max_lr=0.1",
+        {"epochs": 10, "steps_per_epoch": 10, "step_per": "epoch"},
+        ["OneCycleLR(epochs=10, steps_per_epoch=10) has 100 steps", "only 10 of them run"],
+        ["--step-per iter", "total_steps=10", "--total_steps 10"],
+    ),
     (
         "horizon-unit-mismatch",
         "warning",
@@ -249,6 +257,22 @@ TRIGGERS: list[tuple[str, str, str, dict[str, Any], list[str], list[str]]] = [
         ["56%", "56 of 100 steps", "under 1% of the peak (0.1)"],
         ["step 44"],
     ),
+    (  # issue 10.3
+        "metric-shorter-than-run",
+        "warning",
+        "plateau:patience=1",
+        {"metric": "1,0.9,0.9", "epochs": 10},
+        ["3 values for a run of 10 epochs", "last 7 epochs repeat", "0.9"],
+        ["--epochs 3"],
+    ),
+    (  # issue 10.5: a plug-in of unknown length, run for lrplot's default
+        "run-length-assumed",
+        "warning",
+        "tests.plugins_fixture:warmup_lambda",
+        {},
+        ["default of 100 epochs", "no horizon lrplot knows"],
+        ["--epochs"],
+    ),
 ]
 
 # (code, SPEC, run options): a close run that must not trigger the check.
@@ -268,7 +292,7 @@ NON_TRIGGERS: list[tuple[str, str, dict[str, Any]]] = [
     ("horizon-unit-mismatch", "onecycle:max_lr=0.1", {"epochs": 50, "steps_per_epoch": 20}),
     (
         "horizon-unit-mismatch",
-        "onecycle:max_lr=0.1",
+        "onecycle:max_lr=0.1,total_steps=50",
         {"epochs": 50, "steps_per_epoch": 20, "step_per": "epoch"},
     ),
     ("horizon-unit-mismatch", "multistep:milestones=[30,80]", {"epochs": 100}),
@@ -299,6 +323,11 @@ NON_TRIGGERS: list[tuple[str, str, dict[str, Any]]] = [
     ("lr-ends-at-start", "plateau:patience=200", {"epochs": 100}),
     ("lr-near-zero-long", "exponential:gamma=0.95", {"epochs": 100}),
     ("lr-near-zero-long", "cosine:T_max=100", {"epochs": 100}),
+    ("metric-shorter-than-run", "plateau:patience=1", {"metric": "1,0.9,0.9"}),
+    ("metric-shorter-than-run", "plateau:patience=1", {"metric": "1/(1+epoch)", "epochs": 9}),
+    ("run-length-assumed", "cosine:T_max=100", {}),
+    ("run-length-assumed", "exponential:gamma=0.9", {}),
+    ("run-length-assumed", "tests.plugins_fixture:warmup_lambda", {"epochs": 30}),
 ]
 
 #: sensible runs: not a single diagnostic, not even an info.
@@ -377,6 +406,8 @@ def test_checks_have_one_line_explanations() -> None:
         "plateau-never-reduced",
         "lr-ends-at-start",
         "lr-near-zero-long",
+        "metric-shorter-than-run",
+        "run-length-assumed",
     ]
     for code, text in CHECKS.items():
         assert code == code.lower() and " " not in code
@@ -461,3 +492,23 @@ def test_every_scheduler_is_diagnosed_without_error(
     _, _, found = run(MINIMAL[info.name], **options)
     for d in found:
         assert d.code in CHECKS and d.level in ("warning", "info") and d.message
+
+
+def test_check_warns_when_the_run_length_is_lrplots_guess() -> None:
+    """Issue 10.1: `lrplot check` warns when the horizon checks lack the real run length."""
+    spec = parse_spec("cosine:T_max=100", steps_per_epoch=50, step_per="iter").resolved()
+    assert (spec.epochs, spec.length_from) == (2, "T_max=100")
+    schedule = simulate(spec)
+    assert by_code(diagnose(spec, schedule), "run-length-assumed") == []
+    (hit,) = by_code(diagnose(spec, schedule, check=True), "run-length-assumed")
+    assert hit.level == "warning"
+    assert "derived from T_max=100" in hit.message and "T_max cannot be checked" in hit.message
+    assert "--epochs" in (hit.fix or "")
+    given = parse_spec("cosine:T_max=100", epochs=2, steps_per_epoch=50, step_per="iter")
+    assert diagnose(given.resolved(), schedule, check=True) == []
+    default = parse_spec("exponential:gamma=0.9").resolved()
+    (hit,) = by_code(diagnose(default, simulate(default), check=True), "run-length-assumed")
+    assert "default of 100 epochs" in hit.message
+    data = parse_spec("plateau", metric="1,0.9,0.9,0.9").resolved()
+    assert (data.epochs, data.length_from) == (4, "metric length")
+    assert by_code(diagnose(data, simulate(data), check=True), "run-length-assumed") == []

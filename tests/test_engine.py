@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -168,7 +169,7 @@ def test_python_callables_and_metric_arrays():
     s = simulate(make_spec("plateau", {"patience": 0}, metric=np.array([1.0, 1.0]), epochs=4))
     assert s.lr[:, 0].tolist() == pytest.approx([0.1, 0.1, 0.01, 0.001])
     assert s.metric.tolist() == [1.0, 1.0, 1.0, 1.0]
-    assert any("last one repeats" in note for note in s.notes)
+    assert s.metric_given == 2  # diagnose warns (metric-shorter-than-run), render shades
 
 
 def test_torch_rejection_becomes_usage_error():
@@ -249,3 +250,46 @@ def test_run_options_apply_to_a_spec_object():
 def test_expression_failing_mid_run_is_a_runtime_error():
     with pytest.raises(SimulationError, match="division by zero at epoch 5"):
         simulate("lambda:lr_lambda='1/(epoch-5)'")
+
+
+def test_onecycle_per_epoch_is_built_as_a_training_script_builds_it():
+    """Issue 10.2: OneCycleLR(epochs=E, steps_per_epoch=K) stepped once per epoch."""
+    import torch
+
+    spec = make_spec("onecycle", {"max_lr": 0.1}, epochs=10, steps_per_epoch=10, step_per="epoch")
+    resolved = spec.resolved()
+    assert resolved.kwargs["epochs"] == 10 and resolved.kwargs["steps_per_epoch"] == 10
+    assert "total_steps" not in resolved.kwargs
+    s = simulate(spec)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, epochs=10, steps_per_epoch=10)
+    want = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # no optimizer.step(): it cannot change the lr
+        for _ in range(10):  # the loop of a script that steps per epoch
+            want.append(opt.param_groups[0]["lr"])
+            sched.step()
+    assert s.lr[::10, 0].tolist() == want
+    assert s.lr[:, 0].max() < 0.1  # a tenth of the cycle: it never reaches max_lr
+    assert not s.stopped
+
+
+def test_metric_data_sets_the_run_length():
+    """Issue 10.3: a metric given as data is the run, unless --epochs says otherwise."""
+    losses = [1.0 - 0.01 * i for i in range(30)] + [0.7] * 30
+    s = simulate(make_spec("plateau", {"patience": 3}, metric=losses))
+    assert s.n == 60 and s.metric_given is None and s.length_from == "metric length"
+    longer = simulate(make_spec("plateau", {"patience": 3}, metric=losses, epochs=100))
+    assert longer.n == 100 and longer.metric_given == 60
+    per_batch = simulate(
+        make_spec("plateau", {"patience": 3}, metric=losses, steps_per_epoch=7, step_per="iter")
+    )
+    assert per_batch.n == 63  # ceil(60 / 7) epochs of 7 steps
+
+
+def test_kwargs_keep_the_signature_order():
+    """Issue 10.21: YAML, SPEC and the command line give one title, whatever the order."""
+    a = make_spec("plateau", {"patience": 5, "factor": 0.5}, epochs=10)
+    b = make_spec("plateau", {"factor": 0.5, "patience": 5}, epochs=10)
+    want = "lrplot plateau --factor 0.5 --patience 5 --epochs 10"
+    assert a.to_command() == b.to_command() == want

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from lrplot.errors import ExpressionError, LrplotError, SimulationError, UsageError
-from lrplot.metric import metric_values
+from lrplot.metric import metric_length, metric_name, metric_source, metric_values
 from lrplot.schedule import Event, Schedule
 from lrplot.spec import ScheduleSpec, coerce_spec
 
@@ -73,7 +73,8 @@ def simulate(spec: ScheduleSpec | str, *, progress: Progress | None = None, **ru
     if spec.traits.metric:
         where = ", ".join(map(str, reductions[:8])) + (" ..." if len(reductions) > 8 else "")
         schedule.notes.append(
-            f"ReduceLROnPlateau reduced the lr {len(reductions)} times"
+            f"ReduceLROnPlateau reduced the lr {len(reductions)} "
+            + ("time" if len(reductions) == 1 else "times")
             + (f" (at steps {where})" if reductions else "")
         )
     return schedule
@@ -241,9 +242,11 @@ def _step(
     mom_rows = np.empty((len(groups), n))
     plateau = spec.traits.metric
     metric = None
+    given: int | None = None
     if plateau:
-        values, note = metric_values(spec.metric, n)
+        values, _ = metric_values(spec.metric, n)  # a short metric: diagnose warns
         metric = np.asarray(values, dtype=np.float64)
+        given = metric_length(spec.metric)
     step = scheduler.step
     done = n
     error: Exception | None = None
@@ -283,9 +286,15 @@ def _step(
         momentum_name="beta1" if beta else "momentum",
         step_per=spec.step_per or "epoch",
         planned_steps=total,
+        length_from=spec.length_from or "",
     )
-    if plateau and note:
-        schedule.notes.append(note)
+    if plateau:
+        schedule.metric_name = metric_name(spec.metric)
+        source = metric_source(spec.metric)
+        if source:
+            schedule.notes.append(source)
+        if given is not None and given < n:
+            schedule.metric_given = given * (spe if per_epoch else 1)
     if error is not None:
         at = done * (spe if per_epoch else 1)
         schedule.notes.append(f"{spec.info.cls} stopped at step {at} of {total}: {error}")
