@@ -9,6 +9,7 @@ Every command's run and output options come from ``lrplot.options``. Library err
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import os
 import sys
@@ -71,6 +72,38 @@ def _reported(debug: bool = False) -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
+def _usage_error(ctx: Any, error: Exception) -> None:
+    """Answer Click's command-line usage errors with lrplot's one line (and exit code 2).
+
+    Click is typer's (vendored in typer 0.28), so its errors are recognized by what they
+    carry: a usage error has exit code 2 and a message; an unknown option, its name. An
+    unknown option gets ``did you mean --T_max?`` from the command's own options.
+    """
+    if getattr(error, "exit_code", None) != 2 or not hasattr(error, "format_message"):
+        return
+    command = ctx.command_path or "lrplot"
+    if type(error).__name__ == "NoSuchOption":
+        flags = [f for p in ctx.command.params for f in (*p.opts, *p.secondary_opts)]
+        name = str(getattr(error, "option_name", ""))
+        close = registry.suggest(name.lstrip("-"), [f[2:] for f in flags if f.startswith("--")])
+        hint = close.replace("mean ", "mean --") if close else f"see '{command} --help'"
+        fail(UsageError(f"{command} has no option {name} ({hint})"))
+    message = " ".join(error.format_message().split()).rstrip(".")
+    fail(UsageError(f"{command}: {message[0].lower()}{message[1:]} (see '{command} --help')"))
+
+
+class LrplotCommand(TyperCommand):
+    """A command whose parsing errors are lrplot's one-line messages, not Click's box."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """Parse the arguments; turn Click's usage errors into lrplot's."""
+        try:
+            return super().parse_args(ctx, args)
+        except Exception as error:
+            _usage_error(ctx, error)
+            raise
+
+
 # --------------------------------------------------------------------------- options
 
 _TYPES: dict[str, Any] = {
@@ -90,7 +123,8 @@ def _parameter(opt: Option) -> inspect.Parameter:
     kind = _TYPES[opt.kind]
     if opt.default is None:
         kind = kind | None
-    names = [opt.flag, *([opt.short] if opt.short else [])]
+    flag = f"{opt.flag}/--no-{opt.flag[2:]}" if opt.negatable else opt.flag
+    names = [flag, *([opt.short] if opt.short else [])]
     option = typer.Option(
         *names,
         metavar=opt.metavar,
@@ -216,6 +250,7 @@ def _scheduler_command(name: str, check: bool = False) -> Any:
     single = typer.Typer(add_completion=False, rich_markup_mode="rich")
     single.command(
         name=name,
+        cls=LrplotCommand,
         help=doc,
         short_help=info.summary,
         rich_help_panel="Schedulers",
@@ -229,6 +264,14 @@ class SchedulerGroup(TyperGroup):
 
     check = False
     _listing = False
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """Parse the group's own options; turn Click's usage errors into lrplot's."""
+        try:
+            return super().parse_args(ctx, args)
+        except Exception as error:
+            _usage_error(ctx, error)
+            raise
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         """Format the group help with light stand-ins for the scheduler commands."""
@@ -342,7 +385,7 @@ def _check(name: str, kwargs: dict[str, Any], run: RunOptions, display: DisplayO
 # --------------------------------------------------------------------------- commands
 
 
-@app.command("list", rich_help_panel="Commands")
+@app.command("list", cls=LrplotCommand, rich_help_panel="Commands")
 def list_schedulers() -> None:
     """List every scheduler: aliases, torch class, required kwargs, what it does.
 
@@ -408,16 +451,26 @@ _COMPARE_ARGS = [
         ],
     ),
 ]
-app.command("compare", rich_help_panel="Commands")(
+_COMPARE_OUT = (
+    "Write .png .svg .pdf .csv .json (repeatable); '-' writes CSV to stdout. Default: "
+    "compare.png; no file with --term or --table."
+)
+app.command("compare", cls=LrplotCommand, rich_help_panel="Commands")(
     _command(
         compare,
         _COMPARE_ARGS
-        + _parameters([o for o in RUN + DISPLAY if o.name not in ("sweep", "annotate")]),
+        + _parameters(
+            [
+                dataclasses.replace(o, help=_COMPARE_OUT) if o.name == "out" else o
+                for o in RUN + DISPLAY
+                if o.name not in ("sweep", "annotate")
+            ]
+        ),
     )
 )
 
 
-@app.command("gallery", rich_help_panel="Commands")
+@app.command("gallery", cls=LrplotCommand, rich_help_panel="Commands")
 def gallery(
     config: Annotated[Path, typer.Argument(metavar="CONFIG.yaml", help="The gallery config.")],
     out_dir: Annotated[

@@ -32,6 +32,7 @@ class Option:
 
     Attributes:
         spec: a run key of ``ScheduleSpec`` (also accepted in SPEC strings).
+        negatable: a flag with a ``--no-`` form; unset (None) leaves the choice to lrplot.
         yaml: accepted in gallery configs (entries and ``defaults``).
         check: offered by ``lrplot check`` (display options are not).
     """
@@ -51,6 +52,7 @@ class Option:
     yaml: bool = False
     yaml_default: Any = None
     check: bool = True
+    negatable: bool = False
 
     @property
     def flag(self) -> str:
@@ -161,7 +163,8 @@ class DisplayOptions:
         None,
         "texts",
         "Write .png .svg .pdf .csv .json (repeatable); '-' writes CSV to "
-        "stdout. Default: SCHEDULER.png.",
+        "stdout. Default: SCHEDULER.png, named after the scheduler (lrplot exp writes "
+        "exponential.png); no file with --term or --table.",
         metavar="PATH",
         short="-o",
         panel=OUTPUT_PANEL,
@@ -182,8 +185,15 @@ class DisplayOptions:
     term: bool = _opt(
         False, "bool", "Draw the curve in the terminal.", panel=OUTPUT_PANEL, check=False
     )
-    log: bool = _opt(
-        False, "bool", "Log-scale lr axis.", panel=OUTPUT_PANEL, yaml=True, check=False
+    log: bool | None = _opt(
+        None,
+        "bool",
+        "Log-scale lr axis (--no-log: linear). Default: log when a quarter of the run is "
+        "more than 2 decades below the peak lr.",
+        panel=OUTPUT_PANEL,
+        yaml=True,
+        check=False,
+        negatable=True,
     )
     x: str = _opt(
         "epoch",

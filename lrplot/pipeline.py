@@ -260,7 +260,8 @@ def display_flags(display: DisplayOptions) -> list[str]:
         >>> display_flags(DisplayOptions(log=True, x="step"))
         ['--log', '--x', 'step']
     """
-    words = ["--log"] * display.log + ["--x", display.x] * (display.x != "epoch")
+    words = {True: ["--log"], False: ["--no-log"], None: []}[display.log]
+    words += ["--x", display.x] * (display.x != "epoch")
     words += ["--momentum"] * display.momentum
     return words + ["--title", display.title or ""] * bool(display.title)
 
@@ -314,7 +315,7 @@ def schedule_request(
         kind="sweep" if axes else "schedule",
         command=sweep_command(base, axes, display) if axes else base.to_command(),
         max_steps=run.max_steps,
-        default_out=export.default_name(base.scheduler),
+        default_out=_default_out(export.default_name(base.scheduler), display),
         axes=axes,
     )
 
@@ -360,5 +361,15 @@ def compare_request(
         kind="compare",
         layout=layout,  # type: ignore[arg-type]
         max_steps=run.max_steps,
-        default_out="compare.png",
+        default_out=_default_out("compare.png", display),
     )
+
+
+def _default_out(name: str, display: DisplayOptions) -> str | None:
+    """Return the image written when no -o is given: none when a table or curve is printed.
+
+    Example:
+        >>> _default_out("cosine.png", DisplayOptions()), _default_out("x.png", DisplayOptions(term=True))
+        ('cosine.png', None)
+    """
+    return None if display.term or display.table else name

@@ -442,3 +442,48 @@ def test_plugin_run_of_default_length_warns(tmp_path):
         str(out),
     )
     assert "no --epochs" not in given.output and "run length" not in given.output
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["cosine", "--T_mx", "10"],
+            "error: lrplot cosine has no option --T_mx (did you mean --T_max?)",
+        ),
+        (["check", "cosine", "--t_max", "3"], "did you mean --T_max?"),
+        (["cosine", "--T_max", "5", "--bogus"], "no option --bogus (see 'lrplot cosine --help')"),
+        (["--bogus"], "error: lrplot has no option --bogus"),
+        (
+            ["cosine", "--T_max", "5", "--epochs", "0"],
+            "lrplot cosine: invalid value for '--epochs'",
+        ),
+        (["compare"], "lrplot compare: missing argument 'SPEC...'"),
+    ],
+)
+def test_click_errors_are_lrplots_one_line(args, line, tmp_path, monkeypatch):
+    """Issue 10.11: lrplot's own one-line error, not Click's box with odd suggestions."""
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(cli.app, args)
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [line] or line in result.output.splitlines()[0]
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert "╭" not in result.output and "Possible options" not in result.output
+
+
+def test_term_and_table_write_no_image(tmp_path, monkeypatch):
+    """Issue 10.14: --term or --table without -o writes nothing; -o still writes."""
+    monkeypatch.chdir(tmp_path)
+    for flag in ("--term", "--table"):
+        result = run("exp", "--gamma", "0.9", "--epochs", "5", flag)
+        assert result.exit_code == 0, result.output
+        assert "wrote" not in result.output
+        result = run("compare", "cosine:T_max=5", "exp:gamma=0.9", flag)
+        assert result.exit_code == 0 and "wrote" not in result.output
+    assert not list(tmp_path.iterdir())
+    result = run("exp", "--gamma", "0.9", "--epochs", "5")
+    assert "wrote exponential.png" in result.output  # named by the scheduler, as --help says
+    help_text = " ".join(run("exp", "--help").output.split())
+    assert "exponential.png" in help_text
+    compare_help = " ".join(run("compare", "--help").output.split())
+    assert "Default: compare.png" in compare_help and "SCHEDULER.png" not in compare_help

@@ -245,8 +245,8 @@ def _entry(name: str, raw: Any, defaults: Any, source: _Source) -> Entry:
         for k in RUN_KEYS
         if (v := getattr(layer, k, None)) is not None
     }
-    look = {
-        k: next(v for v in (getattr(data, k), getattr(defaults, k), default) if v is not None)
+    look = {  # log may stay None: lrplot chooses the axis
+        k: next((v for v in (getattr(data, k), getattr(defaults, k)) if v is not None), default)
         for k, default in LOOK_DEFAULTS.items()
     }
     entry = Entry(
