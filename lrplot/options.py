@@ -188,8 +188,8 @@ class DisplayOptions:
     log: bool | None = _opt(
         None,
         "bool",
-        "Log-scale lr axis (--no-log: linear). Default: log when a quarter of the run is "
-        "more than 2 decades below the peak lr.",
+        "Log-scale lr axis (--no-log: linear). Default: log when 15% of the run or more is "
+        "over 2 decades below the peak lr (a plateau cut 3 times), else linear from 0.",
         panel=OUTPUT_PANEL,
         yaml=True,
         check=False,

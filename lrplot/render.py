@@ -7,7 +7,14 @@ Long runs are decimated per pixel column (``decimate``), so drawing cost does no
 with the number of steps.
 
 Drawn lines carry a ``gid``: ``"lr"``, ``"momentum"``, ``"metric"`` or ``"event:<kind>"``
-(the dashed markers of decays, restarts, phase changes, reductions and early stops).
+(the dashed markers of decays, restarts, phase changes, reductions and early stops); the
+shaded span where a metric given as data has run out is ``"metric-padded"``.
+
+What the pictures promise: the lr (and momentum) is drawn held over each optimizer step
+(``steps-post``, ending at the end of the run), as the training loop holds it; a linear lr
+axis starts at 0; the lr axis is logarithmic by default when a curve spends 15% of the
+run two decades below its peak (``wants_log``); legends, diagnostics and labels sit
+outside the data.
 
 Example:
     >>> from lrplot.engine import simulate
@@ -27,7 +34,7 @@ import numpy as np
 
 from lrplot.errors import OutputError, UsageError
 from lrplot.export import atomic_write
-from lrplot.schedule import Schedule, decimate, decimate_indices
+from lrplot.schedule import Schedule, decimate, decimate_indices, wants_log
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -75,7 +82,7 @@ def plot(
     schedules: Schedule | Sequence[Schedule],
     path: str | Path | None = None,
     *,
-    log: bool = False,
+    log: bool | None = None,
     x: Literal["epoch", "step"] = "epoch",
     title: str | None = None,
     momentum: bool = False,
@@ -90,13 +97,13 @@ def plot(
     Args:
         schedules: one ``Schedule`` (one line per param group) or several (compare).
         path: where to save (``.png``, ``.svg`` or ``.pdf``); None only returns the figure.
-        log: draw the lr on a log axis (every lr must be > 0).
+        log: draw the lr on a log axis (every lr must be > 0); None chooses (``wants_log``).
         x: the x axis, ``"epoch"`` (fractional) or optimizer ``"step"``.
         title: the title; default the schedule's command line (or "lrplot compare ...").
         momentum: add a panel below with the momentum (SGD) or beta1 (Adam) curve.
         labels: legend names of several schedules; default their names.
         layout: ``"overlay"`` (one axes) or ``"grid"`` (one axes per schedule).
-        annotations: short warnings drawn in a box at the lower left.
+        annotations: short warnings drawn in a box below the axes.
         width_px: the image width in pixels; also the decimation width.
         dpi: dots per inch of the saved image.
 
@@ -116,6 +123,8 @@ def plot(
     entries = _entries(schedules, labels)
     _check_choice("x", x, ("epoch", "step"))
     _check_choice("layout", layout, ("overlay", "grid"))
+    if log is None:
+        log = wants_log([e.schedule for e in entries])
     if log:
         _check_log(entries)
     grid = layout == "grid" and len(entries) > 1
@@ -137,8 +146,9 @@ def plot(
         cells = _cells(fig, rows, cols, len(entries) if grid else 1, momentum)
         groups = [[e] for e in entries] if grid else [entries]
         color, band, xlim, exp = 0, [], _x_range(entries, x), _lr_exponent(entries, log)
+        handles: list[Any] = []
         for (ax, mom), group in zip(cells, groups, strict=True):
-            band += _draw_panel(
+            panel_band, panel_handles = _draw_panel(
                 ax,
                 mom,
                 group,
@@ -150,17 +160,22 @@ def plot(
                 width=max(64, width_px // cols),
                 named=len(group) > 1,
             )
+            band += panel_band
+            handles += panel_handles
             color += sum(e.schedule.groups for e in group)
             if grid:
                 ax.set_title(_wrap(group[0].name, w / cols, 9), fontsize=9)
+        if not log:
+            _floor_at_zero([ax for ax, _ in cells])
         _headroom(band)
         _label_cells(cells, cols, x, _lr_label(exp), _momentum_name(entries))
+        beside = _legend(fig, handles)
         if grid:
-            fig.suptitle(_wrap(title, w, 11), fontsize=11)
-        elif title:
-            cells[0][0].set_title(_wrap(title, w, 10), fontsize=10)
+            fig.suptitle(_wrap(title, w - beside, 11), fontsize=11)
+        elif title:  # over the axes, clear of a legend beside them
+            cells[0][0].set_title(_wrap(title, w - beside - 0.9, 10), fontsize=10)
         if annotations:
-            _annotate(cells[0][0], annotations, w)
+            _annotate(fig, annotations, w)
     if path is not None:
         save(fig, path)
     return fig
@@ -172,7 +187,7 @@ def sweep_grid(
     *,
     row_labels: Sequence[str],
     col_labels: Sequence[str],
-    log: bool = False,
+    log: bool | None = None,
     x: Literal["epoch", "step"] = "epoch",
     title: str | None = None,
 ) -> Figure:
@@ -184,7 +199,7 @@ def sweep_grid(
         path: where to save (``.png``, ``.svg`` or ``.pdf``); None only returns the figure.
         row_labels: one label per row (e.g. ``"T_max=50"``).
         col_labels: one label per column (e.g. ``"eta_min=0"``).
-        log: draw the lr on a log axis (every lr must be > 0).
+        log: draw the lr on a log axis (every lr must be > 0); None chooses (``wants_log``).
         x: the x axis, ``"epoch"`` or ``"step"``.
         title: the figure title; default "lrplot sweep".
 
@@ -211,6 +226,8 @@ def sweep_grid(
         for s, cl in zip(r, col_labels, strict=True)
     ]
     _check_choice("x", x, ("epoch", "step"))
+    if log is None:
+        log = wants_log([e.schedule for e in entries])
     if log:
         _check_log(entries)
     w, h = max(8.0, 2.6 * ncols + 1), max(4.5, 1.9 * len(rows) + 1)
@@ -238,6 +255,9 @@ def sweep_grid(
             if c == 0:
                 ax.set_ylabel(row_labels[r], fontsize=9)
             ax.tick_params(labelsize=7, labelbottom=r == len(rows) - 1, labelleft=c == 0)
+            _big_ticks(ax)
+        if not log:
+            _floor_at_zero([ax for ax, _ in cells])
         fig.supylabel(_lr_label(exp), fontsize=10)
         fig.supxlabel("epoch" if x == "epoch" else "optimizer step", fontsize=10)
         fig.suptitle(_wrap(title or "lrplot sweep", w, 11), fontsize=11)
@@ -364,16 +384,20 @@ def _draw_panel(
     width: int,
     named: bool,
     event_labels: bool = True,
-) -> list[Axes]:
+) -> tuple[list[Axes], list[Any]]:
     """Draw the lr lines (and momentum, metric, events) of some schedules on one panel.
 
-    Returns the y axes that need a band at the top for event labels.
+    Returns the y axes that need a band at the top for event labels, and the legend
+    handles when the panel holds more than one lr line (none otherwise: the axis labels
+    name a single line and its metric).
     """
     handles, twin, color = [], None, color0
-    events: set[tuple[float, str, str]] = set()
+    events: dict[tuple[float, str, str], str | None] = {}
+    several = len(entries) > 1
     for entry in entries:
         s = entry.schedule
         xs = _XMap(s, x)
+        first = _TAB10[color % len(_TAB10)]
         for g in range(s.groups):
             c = _TAB10[color % len(_TAB10)]
             color += 1
@@ -383,28 +407,40 @@ def _draw_panel(
                 _line(mom, xs, s.momentum[:, g], width, c, 1.4, label, "momentum")
         if s.metric is not None:
             if twin is None:
-                twin = _metric_axes(ax)
-            mc = "0.5" if len(entries) == 1 else c
-            label = f"{entry.name} metric" if named else "metric"
+                twin = _metric_axes(ax, s if not several else None)
+            mc = "0.5" if not several else first
+            label = f"{entry.name} {s.metric_name}" if named else s.metric_name
             line = _line(
                 twin,
                 xs,
                 np.asarray(s.metric, dtype=float),
                 width,
                 mc,
-                0.9 if len(entries) == 1 else 0.7,
+                0.9 if not several else 0.7,
                 label,
                 "metric",
             )
             handles.append(line)
             _shadow(ax, line)
-        events.update((float(_xvalues(s, x, e.step)), e.kind, e.label) for e in s.events)
+            if s.metric_given is not None:
+                ax.axvspan(
+                    float(xs.at(s.metric_given)),
+                    float(xs.at(s.n)),
+                    color="0.55",
+                    alpha=0.13,
+                    linewidth=0,
+                    zorder=0,
+                    gid="metric-padded",
+                )
+        for e in s.events:  # on a shared panel, each curve's markers take its colour
+            events.setdefault((float(_xvalues(s, x, e.step)), e.kind, e.label), first * several)
     for a in (ax, mom):
         if a is not None:
             a.grid(True, color="0.88", linewidth=0.6)
             a.set_axisbelow(True)
             if a is mom or not (log or exp):
                 a.ticklabel_format(axis="y", style="plain", useOffset=False)
+            _big_ticks(a)
     if exp and not log:
         from matplotlib.ticker import FuncFormatter
 
@@ -429,16 +465,64 @@ def _draw_panel(
             color="0.5",
             fontsize=8,
         )
-    labelled = _draw_events(ax, mom, sorted(events), event_labels)
-    if len(handles) > 1:
-        ax.legend(
-            handles=handles,
-            loc="best",
-            fontsize=8,
-            framealpha=0.9,
-            ncols=2 if len(handles) > 6 else 1,
-        )
-    return [a for a in (ax, twin) if a is not None] if labelled else []
+    marks = sorted((xv, kind, label, c or None) for (xv, kind, label), c in events.items())
+    labelled = _draw_events(ax, mom, marks, event_labels)
+    lr_lines = sum(1 for h in handles if h.get_gid() == "lr")
+    band = [a for a in (ax, twin) if a is not None] if labelled else []
+    return band, handles if lr_lines > 1 else []
+
+
+def _legend(fig: Figure, handles: list[Any]) -> float:
+    """Put the legend beside the axes, right of the figure (never on a curve).
+
+    Returns about how many inches it takes, so a title can be wrapped clear of it.
+    """
+    seen: dict[str, Any] = {}
+    for h in handles:
+        seen.setdefault(h.get_label(), h)
+    if len(seen) < 2:
+        return 0.0
+    cols = 2 if len(seen) > 16 else 1
+    fig.legend(
+        handles=list(seen.values()),
+        loc="outside right upper",
+        fontsize=8,
+        frameon=False,
+        ncols=cols,
+    )
+    longest = max(len(label) for label in seen)
+    return cols * (longest * 0.6 * 8 / 72 + 0.5)
+
+
+def _floor_at_zero(axes: list[Axes]) -> None:
+    """Start each linear lr axis at 0, so a x2 change never looks like x10."""
+    for ax in axes:
+        ax.autoscale_view()
+        bottom, top = ax.get_ylim()
+        if bottom > 0:
+            ax.set_ylim(0, top)
+
+
+def _big_ticks(ax: Axes) -> None:
+    """Label a long x axis 0, 500k, 1M (never with a ``1e6`` offset)."""
+    from matplotlib.ticker import FuncFormatter
+
+    if max(abs(v) for v in ax.get_xlim()) < 10_000:
+        return
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _si(v)))
+
+
+def _si(value: float) -> str:
+    """Return ``500k``, ``1.5M``, ``2G`` or the plain number below 1000.
+
+    Example:
+        >>> _si(0), _si(500_000), _si(1_500_000), _si(750)
+        ('0', '500k', '1.5M', '750')
+    """
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:g}{suffix}"
+    return f"{value:g}"
 
 
 class _XMap(NamedTuple):
@@ -451,20 +535,27 @@ class _XMap(NamedTuple):
         steps = self.schedule.step if idx is None else idx
         return np.asarray(_xvalues(self.schedule, self.x, steps), dtype=float)
 
+    def at(self, step: int) -> float:
+        """Return the x value of one optimizer step (``n``: the end of the run)."""
+        return float(_xvalues(self.schedule, self.x, step))
+
 
 def _line(
     ax: Axes, xs: _XMap, ys: np.ndarray, width: int, color: str, lw: float, label: str, gid: str
 ) -> Any:
     """Plot one decimated line and return it.
 
-    A piecewise-constant curve (its value changes at no more than 1 step in 4) is drawn
-    as steps, so a decay is a vertical edge at its step, not a slope over the step
-    before it; decimation keeps every jump, so this stays exact for long runs.
+    The lr and momentum are held over each optimizer step, so they are drawn as steps
+    (``steps-post``) up to the end of the last step: a restart or a decay is a vertical
+    edge at its step, never a slope over the step before it. Decimation keeps every jump,
+    so this stays exact for long runs. The metric is a value per step, drawn as a line.
     """
-    changes = np.count_nonzero(ys[1:] != ys[:-1])
-    style = "steps-post" if gid == "lr" and changes * 4 <= len(ys) else "default"
+    held = gid in ("lr", "momentum")
+    style = "steps-post" if held else "default"
     idx = decimate_indices(ys, width)
     dx, dy = xs(idx), (ys if idx is None else ys[idx])
+    if held and len(ys):  # the last step lasts until the end of the run
+        dx, dy = np.append(dx, xs.at(len(ys))), np.append(dy, ys[-1])
     (line,) = ax.plot(dx, dy, color=color, linewidth=lw, label=label, gid=gid, drawstyle=style)
     return line
 
@@ -483,10 +574,17 @@ def _shadow(ax: Axes, line: Any) -> None:
     ax.add_artist(ghost)  # add_artist: neither drawn nor counted in the data limits
 
 
-def _metric_axes(ax: Axes) -> Axes:
-    """Return a twin y axis for the plateau metric, drawn under the lr lines."""
+def _metric_axes(ax: Axes, schedule: Schedule | None) -> Axes:
+    """Return a twin y axis for the plateau metric, drawn under the lr lines.
+
+    With one schedule the axis is labelled with the metric's name (its CSV column) and
+    says when the shaded end of the run repeats the metric's last value.
+    """
     twin = ax.twinx()
-    twin.set_ylabel("metric", color="0.4")
+    name = schedule.metric_name if schedule is not None else "metric"
+    if schedule is not None and schedule.metric_given is not None:
+        name += " (shaded: last value repeated)"
+    twin.set_ylabel(name, color="0.4")
     twin.tick_params(axis="y", colors="0.4", labelsize=8)
     ax.set_zorder(twin.get_zorder() + 1)
     ax.patch.set_visible(False)
@@ -494,9 +592,13 @@ def _metric_axes(ax: Axes) -> Axes:
 
 
 def _draw_events(
-    ax: Axes, mom: Axes | None, events: list[tuple[float, str, str]], labelled: bool
+    ax: Axes, mom: Axes | None, events: list[tuple[float, str, str, str | None]], labelled: bool
 ) -> bool:
-    """Draw dashed event lines and, unless crowded, short labels; return True if labelled."""
+    """Draw dashed event lines and, unless crowded, short labels; return True if labelled.
+
+    Each event is ``(x, kind, label, colour)``: the colour of its curve on a shared panel,
+    else None (the kind's colour). A label is skipped where it would overlap the last.
+    """
     from matplotlib.transforms import offset_copy
 
     labelled = labelled and len(events) <= _MAX_EVENT_LABELS
@@ -505,8 +607,8 @@ def _draw_events(
     points = ax.get_position().width * fig.get_figwidth() * 72  # about the axes width
     per_point = (hi - lo) / points if hi > lo else 0.0
     free_from, drawn = -math.inf, False
-    for xv, kind, label in events:
-        color = _EVENT_COLORS.get(kind, "0.45")
+    for xv, kind, label, own in events:
+        color = own or _EVENT_COLORS.get(kind, "0.45")
         for a in (ax, mom):
             if a is not None:
                 a.axvline(
@@ -555,19 +657,16 @@ def _headroom(axes: list[Axes]) -> None:
             a.set_ylim(bottom, top + 0.09 * (top - bottom))
 
 
-def _annotate(ax: Axes, notes: Sequence[str], fig_width: float) -> None:
-    """Draw diagnostic notes in a box at the lower left of the axes."""
-    text = "\n".join(_wrap(f"! {n}", fig_width * 0.6, 7.5) for n in notes)
-    ax.text(
-        0.012,
-        0.025,
+def _annotate(fig: Figure, notes: Sequence[str], fig_width: float) -> None:
+    """Draw diagnostic notes in a box below the axes (constrained layout makes room)."""
+    text = "\n".join(_wrap(f"! {n}", fig_width * 0.95, 7.5) for n in notes)
+    fig.supxlabel(
         text,
-        transform=ax.transAxes,
+        x=0.01,
         ha="left",
-        va="bottom",
+        multialignment="left",
         fontsize=7.5,
-        zorder=5,
-        bbox={"boxstyle": "round,pad=0.4", "fc": "#fff8e1", "ec": "#e0a800", "alpha": 0.92},
+        bbox={"boxstyle": "round,pad=0.4", "fc": "#fff8e1", "ec": "#e0a800"},
     )
 
 
@@ -676,7 +775,7 @@ def _xvalues(s: Schedule, x: str, steps: Any) -> Any:
 
 def _x_range(entries: list[_Entry], x: str) -> tuple[float, float]:
     """Return the x limits: the data range, up to the planned end when a run stopped."""
-    ends = [max(e.schedule.n, e.schedule.planned_steps or 0) - 1 for e in entries]
+    ends = [max(e.schedule.n, e.schedule.planned_steps or 0) for e in entries]
     hi = max(float(_xvalues(e.schedule, x, end)) for e, end in zip(entries, ends, strict=True))
     return 0.0, hi
 

@@ -433,7 +433,10 @@ def result_view(result: Any) -> list[RenderableType]:
     if display.table:
         parts += [table(s, every=display.every) for s in flat]
     if display.term:
-        curve = term_plot(flat, log=display.log, x=display.x, title=display.title)
+        from lrplot.schedule import wants_log
+
+        log = wants_log(flat) if display.log is None else display.log
+        curve = term_plot(flat, log=log, x=display.x, title=display.title)
         parts.append(Text.from_ansi(curve))
     if len(flat) > 1:
         parts.append(compare_table(flat))

@@ -215,6 +215,38 @@ class Schedule:
         out.write("\n")
 
 
+#: ``wants_log``: a curve with this share of its steps ...
+LOG_SHARE = 0.15
+#: ... below this fraction of its peak (two decades) is drawn on a log axis by default.
+LOG_DEPTH = 0.01
+
+
+def wants_log(schedules: list[Schedule]) -> bool:
+    """Return True when a log lr axis shows these curves better than a linear one.
+
+    Every lr must be > 0, and some group of some schedule must spend at least 15% of its
+    steps more than two decades below its own peak (a plateau cut three times, an
+    exponential decay with gamma 0.9): on a linear axis those steps would all sit on 0.
+    A cosine or one-cycle tail (about 5% of the run) stays on a linear axis.
+
+    Example:
+        >>> wants_log([Schedule(lr=np.array([1.0, 0.1, 0.001, 0.0001]))])
+        True
+        >>> wants_log([Schedule(lr=np.array([1.0, 0.5, 0.25, 0.0]))])
+        False
+    """
+    found = False
+    for s in schedules:
+        lr = s.lr
+        if lr.size == 0:
+            continue
+        if not np.all(lr > 0) or not np.all(np.isfinite(lr)):
+            return False
+        low = np.mean(lr < LOG_DEPTH * lr.max(axis=0), axis=0)
+        found = found or bool(np.any(low >= LOG_SHARE))
+    return found
+
+
 def decimate(x: np.ndarray, y: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
     """Keep the first, min, max and last point of each of ``width`` index buckets (M4).
 

@@ -209,6 +209,8 @@ def _cli_value(value: Any) -> str:
         return value.to_spec_string()
     if hasattr(value, "source"):
         return str(value.source)
+    if callable(value):  # a Python function: its name, never <function ... at 0x...>
+        return str(getattr(value, "__qualname__", None) or getattr(value, "__name__", "function"))
     return repr(value) if isinstance(value, float) else str(value)
 
 

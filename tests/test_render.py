@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import stat
 import subprocess
@@ -24,6 +25,16 @@ MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".svg": b"<?xml", ".pdf": b"%PDF-"}
 def lines(ax, gid: str) -> list:
     """Return the lines of an axes with the given gid (prefix match for events)."""
     return [ln for ln in ax.get_lines() if (ln.get_gid() or "").startswith(gid)]
+
+
+def steps(line) -> tuple[np.ndarray, np.ndarray]:
+    """Return a held line's points without the point that ends its last step."""
+    return line.get_xdata()[:-1], line.get_ydata()[:-1]
+
+
+def legend_texts(fig) -> list[str]:
+    """Return the texts of the figure's legend (it sits beside the axes)."""
+    return [t.get_text() for t in fig.legends[0].get_texts()] if fig.legends else []
 
 
 def triangle(n: int, period: int) -> np.ndarray:
@@ -122,9 +133,12 @@ def test_plot_draws_the_schedule_exactly(cosine):
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
     (line,) = lines(ax, "lr")
-    np.testing.assert_array_equal(line.get_xdata(), cosine.epoch)
-    np.testing.assert_array_equal(line.get_ydata(), cosine.lr[:, 0])
-    assert ax.get_xlim() == (0.0, 149.0)
+    np.testing.assert_array_equal(steps(line)[0], cosine.epoch)
+    np.testing.assert_array_equal(steps(line)[1], cosine.lr[:, 0])
+    # each lr is held over its step, the last one until the end of the run
+    assert line.get_drawstyle() == "steps-post"
+    assert (line.get_xdata()[-1], line.get_ydata()[-1]) == (150.0, cosine.lr[-1, 0])
+    assert ax.get_xlim() == (0.0, 150.0)
     assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == "learning rate"
     assert ax.get_title() == cosine.title
     assert ax.get_legend() is None
@@ -135,19 +149,20 @@ def test_plot_draws_the_schedule_exactly(cosine):
 def test_plot_per_step_x_axis():
     s = simulate("onecycle:max_lr=0.1", epochs=5, steps_per_epoch=20)
     ax = plot(s, x="step").axes[0]
-    np.testing.assert_array_equal(lines(ax, "lr")[0].get_xdata(), np.arange(100))
+    np.testing.assert_array_equal(lines(ax, "lr")[0].get_xdata(), np.arange(101))
     assert ax.get_xlabel() == "optimizer step"
-    assert plot(s).axes[0].get_xlim() == (0.0, 99 / 20)
+    assert plot(s).axes[0].get_xlim() == (0.0, 5.0)
 
 
 def test_plot_one_line_per_group_with_legend(multistep):
-    ax = plot(multistep).axes[0]
+    fig = plot(multistep)
+    ax = fig.axes[0]
     lr_lines = lines(ax, "lr")
     assert len(lr_lines) == 2
     for g, line in enumerate(lr_lines):
-        np.testing.assert_array_equal(line.get_ydata(), multistep.lr[:, g])
-    texts = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert texts == ["group 0 (lr 0.1)", "group 1 (lr 0.01)"]
+        np.testing.assert_array_equal(steps(line)[1], multistep.lr[:, g])
+    assert ax.get_legend() is None  # beside the axes, never on a curve
+    assert legend_texts(fig) == ["group 0 (lr 0.1)", "group 1 (lr 0.01)"]
 
 
 def test_plot_marks_events(multistep):
@@ -175,7 +190,7 @@ def test_plot_marks_where_a_run_stopped():
     (stop,) = lines(ax, "event:stop")
     assert stop.get_xdata()[0] == 501 and stop.get_color() == "#d62728"
     assert "stopped" in [t.get_text() for t in ax.texts]
-    assert ax.get_xlim() == (0.0, 999.0)  # the planned run, so the gap shows
+    assert ax.get_xlim() == (0.0, 1000.0)  # the planned run, so the gap shows
 
 
 def test_plot_log_scale(cosine):
@@ -195,7 +210,7 @@ def test_plot_momentum_panel():
     fig = plot(s, momentum=True)
     assert len(fig.axes) == 2
     mom = fig.axes[1]
-    np.testing.assert_array_equal(lines(mom, "momentum")[0].get_ydata(), s.momentum[:, 0])
+    np.testing.assert_array_equal(steps(lines(mom, "momentum")[0])[1], s.momentum[:, 0])
     assert mom.get_ylabel() == "momentum"
     assert mom.get_shared_x_axes().joined(fig.axes[0], mom)
     assert fig.get_size_inches()[1] > 4.5
@@ -209,8 +224,7 @@ def test_plot_metric_on_a_twin_axis(plateau):
     (metric,) = lines(twin, "metric")
     np.testing.assert_array_equal(metric.get_ydata(), plateau.metric)
     assert twin.get_ylabel() == "metric"
-    texts = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert texts == ["learning rate", "metric"]
+    assert not fig.legends and ax.get_legend() is None  # the axis labels name both lines
     assert len(lines(ax, "event:reduce")) == len(plateau.events)
 
 
@@ -218,12 +232,11 @@ def test_plot_compare_overlay_and_grid(cosine, multistep, plateau):
     fig = plot([cosine, multistep, plateau])
     ax = fig.axes[0]
     assert len(lines(ax, "lr")) == 4
-    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    legend = legend_texts(fig)
     assert legend[:3] == ["cosine", "multistep · group 0 (lr 0.1)", "multistep · group 1 (lr 0.01)"]
     assert ax.get_title() == "lrplot compare: cosine, multistep, plateau"
-    assert ax.get_xlim() == (0.0, 149.0)
-    named = plot([cosine, plateau], labels=["a", "b"]).axes[0]
-    assert [t.get_text() for t in named.get_legend().get_texts()][:2] == ["a", "b"]
+    assert ax.get_xlim() == (0.0, 150.0)
+    assert legend_texts(plot([cosine, plateau], labels=["a", "b"]))[:2] == ["a", "b"]
     grid = plot([cosine, multistep, plateau], layout="grid")
     lr_axes = [a for a in grid.axes if lines(a, "lr")]
     assert len(lr_axes) == 3
@@ -234,14 +247,13 @@ def test_plot_compare_overlay_and_grid(cosine, multistep, plateau):
 
 def test_plot_compare_tells_same_named_schedules_apart():
     a, b = simulate("cosine:T_max=100", epochs=100), simulate("cosine:T_max=50", epochs=100)
-    legend = plot([a, b]).axes[0].get_legend().get_texts()
-    assert [t.get_text() for t in legend] == ["cosine --T_max 100", "cosine --T_max 50"]
+    assert legend_texts(plot([a, b])) == ["cosine --T_max 100", "cosine --T_max 50"]
 
 
 def test_plot_wraps_long_titles_and_draws_annotations(cosine):
-    ax = plot(cosine, title="word " * 60, annotations=["T_max is shorter than the run"]).axes[0]
-    assert "\n" in ax.get_title()
-    assert any("T_max is shorter than the run" in t.get_text() for t in ax.texts)
+    fig = plot(cosine, title="word " * 60, annotations=["T_max is shorter than the run"])
+    assert "\n" in fig.axes[0].get_title()
+    assert "T_max is shorter than the run" in fig.get_supxlabel()
 
 
 def test_plot_factors_a_power_of_ten_out_of_tiny_lrs():
@@ -253,7 +265,7 @@ def test_plot_decimates_long_runs():
     n = 1_000_000
     s = Schedule(lr=triangle(n, 4000), steps_per_epoch=1000, name="cyclic", step_per="iter")
     (line,) = lines(plot(s, width_px=800, dpi=100).axes[0], "lr")
-    assert len(line.get_xdata()) <= 4 * 800
+    assert len(line.get_xdata()) <= 4 * 800 + 1
     assert line.get_ydata().max() == s.lr.max() and line.get_ydata().min() == s.lr.min()
 
 
@@ -275,7 +287,7 @@ def test_plot_cost_does_not_grow_with_steps():
         s = Schedule(lr=triangle(n, n // 25), steps_per_epoch=100, name="c", step_per="iter")
         return len(lines(plot(s, width_px=800).axes[0], "lr")[0].get_xdata())
 
-    assert drawn(1_000_000) <= 4 * 800 and drawn(10_000) <= 4 * 800
+    assert drawn(1_000_000) <= 4 * 800 + 1 and drawn(10_000) <= 4 * 800 + 1
 
 
 # -- save --------------------------------------------------------------------------------
@@ -358,7 +370,7 @@ def test_sweep_grid():
     assert [a.get_title() for a in fig.axes[:2]] == ["eta_min=0", "eta_min=0.01"]
     assert [fig.axes[0].get_ylabel(), fig.axes[2].get_ylabel()] == ["T_max=50", "T_max=100"]
     assert fig.axes[0].get_shared_y_axes().joined(fig.axes[0], fig.axes[3])
-    np.testing.assert_array_equal(lines(fig.axes[3], "lr")[0].get_ydata(), cells[1][1].lr[:, 0])
+    np.testing.assert_array_equal(steps(lines(fig.axes[3], "lr")[0])[1], cells[1][1].lr[:, 0])
     with pytest.raises(UsageError):
         sweep_grid(cells, row_labels=["one"], col_labels=["a", "b"])
     with pytest.raises(UsageError):
@@ -389,3 +401,101 @@ def test_hand_made_schedule_without_extras_plots():
     fig = plot(s, momentum=True)
     assert fig.axes[0].get_title() == ""
     assert any(t.get_text() == "no momentum recorded" for t in fig.axes[1].texts)
+
+
+# -- issue 10: pictures that do not mislead ----------------------------------------------
+
+
+def _boxes(fig, artists):
+    renderer = fig.canvas.get_renderer()
+    return [a.get_window_extent(renderer) for a in artists]
+
+
+def test_per_epoch_schedules_are_held_over_each_step():
+    """Issue 10.7: an SGDR restart is a vertical edge, not a slope over the epoch before."""
+    s = simulate("sgdr:T_0=10", epochs=30)
+    (line,) = lines(plot(s).axes[0], "lr")
+    assert line.get_drawstyle() == "steps-post"
+    assert line.get_xdata().tolist() == list(range(31))  # each epoch's lr held to the next
+    from matplotlib.cbook import pts_to_poststep
+
+    xs, ys = pts_to_poststep(line.get_xdata(), line.get_ydata())  # the path matplotlib draws
+    at_restart = sorted(float(y) for x, y in zip(xs, ys, strict=True) if x == 10.0)
+    assert at_restart == sorted([float(s.lr[9, 0]), float(s.lr[10, 0])])  # a vertical edge
+
+
+def test_lr_axis_is_log_when_most_of_the_run_is_decades_below_the_peak():
+    """Issue 10.8: plateau/exponential cuts get a log axis; a cosine stays linear from 0."""
+    plateau = simulate("plateau:patience=5", epochs=100)
+    assert plot(plateau).axes[0].get_yscale() == "log"
+    assert plot(plateau, log=False).axes[0].get_yscale() == "linear"
+    assert plot(simulate("exponential:gamma=0.9", epochs=100)).axes[0].get_yscale() == "log"
+    cosine = plot(simulate("cosine:T_max=150")).axes[0]
+    assert cosine.get_yscale() == "linear"
+    floor = simulate("plateau:patience=5,factor=0.5,min_lr=0.05", metric="1", epochs=40)
+    ax = plot(floor).axes[0]
+    assert ax.get_yscale() == "linear" and ax.get_ylim()[0] == 0.0  # x2 looks like x2
+
+
+def test_metric_axis_is_named_and_its_padded_part_shaded(tmp_path, monkeypatch):
+    """Issue 10.3/10.8: the metric axis names its CSV column; invented values are shaded."""
+    monkeypatch.chdir(tmp_path)
+    rows = ["epoch,val_loss"] + [f"{i},{max(0.4, 1 - 0.02 * i)}" for i in range(60)]
+    (tmp_path / "losses.csv").write_text("\n".join(rows) + "\n")
+    s = simulate("plateau:patience=3", metric="@losses.csv", epochs=100)
+    ax, twin = plot(s).axes
+    assert twin.get_ylabel() == "val_loss (shaded: last value repeated)"
+    (span,) = [p for p in ax.patches if p.get_gid() == "metric-padded"]
+    assert (span.get_x(), span.get_x() + span.get_width()) == (60.0, 100.0)
+    whole = simulate("plateau:patience=3", metric="@losses.csv")
+    ax, twin = plot(whole).axes
+    assert twin.get_ylabel() == "val_loss" and not ax.patches
+
+
+def test_boxes_and_labels_stay_off_the_data():
+    """Issue 10.9: diagnostics and the legend sit outside the axes; labels do not collide."""
+    cos = simulate("cosine:T_max=20", epochs=150)
+    fig = plot(cos, annotations=["T_max=20 but the run is 150 epochs"])
+    fig.canvas.draw()
+    (ax,) = fig.axes
+    (note,) = _boxes(fig, [fig._supxlabel])
+    assert note.y1 <= ax.get_window_extent().y0  # below the axes
+    three = [simulate(t, epochs=100) for t in ("cosine:T_max=100", "step:step_size=30")]
+    fig = plot(three)
+    fig.canvas.draw()
+    (legend,) = _boxes(fig, fig.legends)
+    assert legend.x0 >= fig.axes[0].get_window_extent().x1  # beside the axes
+    sgdr = plot(simulate("sgdr:T_0=4", epochs=40))  # nine restarts, labelled
+    sgdr.canvas.draw()
+    labels = _boxes(sgdr, sgdr.axes[0].texts)
+    assert len(labels) >= 4
+    assert all(a.x1 <= b.x0 for a, b in itertools.pairwise(labels))
+
+
+def test_compare_markers_take_their_curves_colour():
+    a = simulate("step:step_size=30", epochs=100)
+    b = simulate("multistep:milestones=[50]", epochs=100)
+    ax = plot([a, b]).axes[0]
+    curves = [ln.get_color() for ln in lines(ax, "lr")]
+    marks = {ln.get_xdata()[0]: ln.get_color() for ln in lines(ax, "event:")}
+    assert marks == {30: curves[0], 60: curves[0], 90: curves[0], 50: curves[1]}
+
+
+def test_large_step_counts_tick_as_k_and_m():
+    s = Schedule(lr=np.linspace(0.1, 0.01, 1_000_000), steps_per_epoch=1000, step_per="iter")
+    fig = plot(s, x="step")
+    fig.canvas.draw()
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert "1M" in ticks and "200k" in ticks, ticks
+    assert not fig.axes[0].xaxis.get_offset_text().get_text()
+
+
+def test_python_callable_in_a_title_reads_as_its_name():
+    from lrplot.spec import make_spec
+
+    def decay(epoch: int) -> float:
+        return 0.9**epoch
+
+    s = simulate(make_spec("lambda", {"lr_lambda": [decay, lambda e: 1.0]}, lr=(0.1, 0.1)))
+    title = plot(s).axes[0].get_title()
+    assert "0x" not in title and "decay" in title and "<lambda>" in title, title
