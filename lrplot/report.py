@@ -222,7 +222,12 @@ def _plan(schedule: Schedule, every: int | None, max_rows: int) -> tuple[list[in
         budget = max(max_rows - 2 - (changes.size if use_changes else 0), 1)
         need = n / budget
         spe = schedule.steps_per_epoch
-        every = spe * _nice(need / spe) if spe > 1 and need >= spe else _nice(need)
+        if spe > 1 and need >= spe:
+            every = spe * _nice(need / spe)  # whole epochs
+        elif spe > 1:  # several rows per epoch: a divisor of it, so every epoch starts a row
+            every = min(d for d in range(1, spe + 1) if spe % d == 0 and d >= need)
+        else:
+            every = _nice(need)
     every = max(int(every), 1)
     rows = {0, n - 1, *range(0, n, every)}
     if use_changes:
@@ -230,8 +235,27 @@ def _plan(schedule: Schedule, every: int | None, max_rows: int) -> tuple[list[in
     return sorted(rows), every, use_changes
 
 
+def _extremes(schedule: Schedule) -> dict[int, str]:
+    """Return the steps where each group's lr peaks and bottoms out (first time), tagged."""
+    import numpy as np
+
+    tags: dict[int, list[str]] = {}
+    if schedule.n == 0:
+        return {}
+    for g in range(schedule.groups):
+        lr = schedule.lr[:, g]
+        if lr.max() == lr.min():
+            continue
+        many = f" lr_{g}" if schedule.groups > 1 else ""
+        for step, word in ((int(np.argmax(lr)), "peak"), (int(np.argmin(lr)), "min")):
+            tags.setdefault(step, []).append(word + many)
+    return {k: ", ".join(v) for k, v in tags.items()}
+
+
 def table_rows(schedule: Schedule, *, every: int | None = None, max_rows: int = 40) -> list[int]:
     """Return the step indices ``table`` shows: first, last, lr changes and every K-th.
+
+    With several steps per epoch, rows fall on epoch boundaries.
 
     Example:
         >>> s = Schedule(lr=np.repeat([0.1, 0.01], 50))
@@ -241,13 +265,20 @@ def table_rows(schedule: Schedule, *, every: int | None = None, max_rows: int = 
     return _plan(schedule, every, max_rows)[0]
 
 
-def table(schedule: Schedule, *, every: int | None = None, max_rows: int = 40) -> Table:
+def table(
+    schedule: Schedule, *, every: int | None = None, max_rows: int = 40, momentum: bool = False
+) -> Table:
     """Build a rich table of thinned steps: step, epoch, lr(s), momentum, metric.
+
+    Rows fall on epoch boundaries; the steps where the lr peaks and bottoms out are
+    added and tagged. The momentum (SGD) or beta1 (Adam) column shows when it varies,
+    with Adam/AdamW, or with ``momentum``.
 
     Args:
         schedule: the simulated schedule.
         every: show every K-th step (None: choose K so about ``max_rows`` rows show).
         max_rows: the row budget when ``every`` is None.
+        momentum: always show the momentum/beta1 column.
 
     Example:
         >>> table(Schedule(lr=np.array([0.1, 0.05]))).row_count
@@ -256,12 +287,16 @@ def table(schedule: Schedule, *, every: int | None = None, max_rows: int = 40) -
     import numpy as np
 
     rows, every, changes = _plan(schedule, every, max_rows)
+    marks = _extremes(schedule)
+    rows = sorted({*rows, *marks})
     cols: dict[str, np.ndarray] = {"step": schedule.step, "epoch": schedule.epoch}
     many = schedule.groups > 1
     for g in range(schedule.groups):
         cols[f"lr_{g}" if many else "lr"] = schedule.lr[:, g]
     mom = schedule.momentum
-    if mom is not None and mom.size and np.ptp(mom, axis=0).max() > 0:
+    varies = mom is not None and mom.size and np.ptp(mom, axis=0).max() > 0
+    chosen = momentum or schedule.momentum_name == "beta1"
+    if mom is not None and mom.size and (varies or chosen):
         for g in range(schedule.groups):
             name = schedule.momentum_name
             cols[f"{name}_{g}" if many else name] = mom[:, g]
@@ -272,6 +307,7 @@ def table(schedule: Schedule, *, every: int | None = None, max_rows: int = 40) -
         caption = f"all {n} steps shown"
     else:
         how = f"changes + every {every}" if changes else f"every {every}"
+        how += " + peak and min" if marks else ""
         caption = f"{len(rows)} of {n} steps shown ({how})"
     out = Table(
         title=Text(schedule.name) if schedule.name else None,
@@ -281,10 +317,39 @@ def table(schedule: Schedule, *, every: int | None = None, max_rows: int = 40) -
     )
     for name in cols:
         out.add_column(name, justify="right", style="cyan" if name.startswith("lr") else None)
+    if marks:
+        out.add_column("", style="yellow")
     picked = {k: v[rows].tolist() for k, v in cols.items()}
-    for i in range(len(rows)):
-        out.add_row(*(str(v[i]) if k == "step" else _fmt6(v[i]) for k, v in picked.items()))
+    for i, row in enumerate(rows):
+        cells = [str(v[i]) if k == "step" else _fmt6(v[i]) for k, v in picked.items()]
+        out.add_row(*cells, *([marks.get(row, "")] if marks else []))
     return out
+
+
+def short_labels(labels: Sequence[str]) -> list[str]:
+    """Return short, still distinct column labels for SPEC strings: drop what they share.
+
+    The scheduler names alone when they differ, else each SPEC without the items every
+    SPEC has; the labels unchanged when shortening would make two alike.
+
+    Example:
+        >>> short_labels(["cosine:T_max=100", "step:step_size=30,gamma=0.5"])
+        ['cosine', 'step']
+        >>> short_labels(["cosine:T_max=50,eta_min=0", "cosine:T_max=100,eta_min=0"])
+        ['T_max=50', 'T_max=100']
+    """
+    split = []
+    for label in labels:
+        name, colon, rest = label.partition(":")
+        if not colon or "=" in name:
+            return list(labels)
+        split.append((name, [p for p in rest.split(",") if p]))
+    names = [name for name, _ in split]
+    if len(set(names)) == len(names):
+        return names
+    common = set.intersection(*(set(items) for _, items in split))
+    shown = [",".join(i for i in items if i not in common) or name for name, items in split]
+    return shown if len(set(shown)) == len(shown) else list(labels)
 
 
 def compare_table(schedules: Sequence[Schedule], labels: Sequence[str] | None = None) -> Table:
@@ -296,10 +361,16 @@ def compare_table(schedules: Sequence[Schedule], labels: Sequence[str] | None = 
         9
     """
     names = list(labels) if labels else [_label(s, i) for i, s in enumerate(schedules)]
-    out = Table(title="comparison (group 0)")
+    short = short_labels(names)
+    renamed = [f"{a} = {b}" for a, b in zip(short, names, strict=True) if a != b]
+    out = Table(
+        title="comparison (group 0)",
+        caption="\n".join(renamed) or None,
+        caption_justify="left",
+    )
     out.add_column("")
-    for name in names:
-        out.add_column(Text(name), justify="right")
+    for name in short:
+        out.add_column(Text(name), justify="right", overflow="fold")
     stats = [s.stats(0) for s in schedules]
     out.add_row("steps", *(str(s.n) for s in schedules))
     for key, title in (
@@ -313,7 +384,7 @@ def compare_table(schedules: Sequence[Schedule], labels: Sequence[str] | None = 
         out.add_row(title, *(fmt_lr(st[key]) for st in stats))
     for key, title in (
         ("peak_step", "peak at step"),
-        ("below_10pct_step", "first step < 10% of peak"),
+        ("below_10pct_step", "first < 10% of peak"),
     ):
         out.add_row(title, *("—" if st[key] is None else str(st[key]) for st in stats))
     return out
@@ -394,31 +465,45 @@ def term_plot(
     return str(plot_to_string(ys, xs, **kwargs))
 
 
-def scheduler_list(rows: Sequence[tuple[str, str, str, str]]) -> Table:
+def scheduler_list(rows: Sequence[tuple[str, str, str, str]]) -> RenderableType:
     """Build the ``lrplot list`` table: alias, class, required kwargs, what it does.
 
+    Under 100 columns the torch class moves under the description, so that column keeps
+    room to be read (at 80 columns it gets about 45 characters).
+
     Example:
-        >>> scheduler_list([("cosine", "CosineAnnealingLR", "T_max", "cosine decay")]).row_count
-        1
+        >>> from rich.console import Console
+        >>> c = Console(width=80)
+        >>> with c.capture() as out:
+        ...     c.print(scheduler_list([("cosine", "CosineAnnealingLR", "--T_max", "Cosine.")]))
+        >>> "Cosine. (CosineAnnealingLR)" in out.get()
+        True
     """
-    out = Table(title="schedulers", box=box.SIMPLE_HEAD)
-    out.add_column("name", style="bold cyan", no_wrap=True)
-    out.add_column("torch class", no_wrap=True)
-    out.add_column("required", style="yellow", no_wrap=True)
-    out.add_column("what it does", ratio=1)
-    for alias, cls, required, what in rows:
-        out.add_row(
-            *(
-                Text(c)
-                for c in (
-                    alias.replace(", ", "\n"),
-                    cls,
-                    (required or "—").replace(" ", "\n"),
-                    what,
-                )
-            )
-        )
-    return out
+    return _SchedulerList(list(rows))
+
+
+class _SchedulerList:
+    """The scheduler table, laid out for the console's width when it is printed."""
+
+    def __init__(self, rows: list[tuple[str, str, str, str]]) -> None:
+        self.rows = rows
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        wide = options.max_width >= 100
+        out = Table(title="schedulers", box=box.SIMPLE_HEAD)
+        out.add_column("name", style="bold cyan", no_wrap=True)
+        if wide:
+            out.add_column("torch class", no_wrap=True)
+        out.add_column("required", style="yellow", no_wrap=True)
+        out.add_column("what it does", ratio=1)
+        for alias, cls, required, what in self.rows:
+            names = Text(alias.replace(", ", "\n"))
+            needs = Text((required or "—").replace(" ", "\n"))
+            if wide:
+                out.add_row(names, Text(cls), needs, Text(what))
+            else:
+                out.add_row(names, needs, Text.assemble(what, " ", (f"({cls})", "dim")))
+        yield out
 
 
 def result_view(result: Any) -> list[RenderableType]:
@@ -431,7 +516,7 @@ def result_view(result: Any) -> list[RenderableType]:
     flat = result.flat
     parts: list[RenderableType] = []
     if display.table:
-        parts += [table(s, every=display.every) for s in flat]
+        parts += [table(s, every=display.every, momentum=display.momentum) for s in flat]
     if display.term:
         from lrplot.schedule import wants_log
 

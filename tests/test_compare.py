@@ -27,7 +27,7 @@ SUMMARY_ROWS = {
     "mean lr": "mean",
     "sum of lr": "sum",
     "peak at step": "peak_step",
-    "first step < 10% of peak": "below_10pct_step",
+    "first < 10% of peak": "below_10pct_step",
 }
 
 

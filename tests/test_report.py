@@ -121,17 +121,17 @@ def test_table_two_groups(multistep: Schedule) -> None:
     text = render(table(multistep))
     assert re.search(r"step\s+┃\s+epoch\s+┃\s+lr_0\s+┃\s+lr_1", text)
     assert row_cells(text, "30") == ["30", "30", "0.05", "0.005"]
-    assert row_cells(text, "0") == ["0", "0", "0.1", "0.01"]
-    assert row_cells(text, "80")[2:] == ["0.025", "0.0025"]
+    assert row_cells(text, "0") == ["0", "0", "0.1", "0.01", "peak lr_0, peak lr_1"]
+    assert row_cells(text, "80")[2:] == ["0.025", "0.0025", "min lr_0, min lr_1"]
     assert "momentum" not in text  # constant 0.9: no column
     n = len(table_rows(multistep))
-    assert re.search(rf"{n} of 100 steps shown \(changes \+ every \d+\)", text)
+    assert re.search(rf"{n} of 100 steps shown \(changes \+ every \d+ \+ peak and min\)", text)
 
 
 def test_table_columns(cosine: Schedule, onecycle: Schedule, plateau: Schedule) -> None:
     text = render(table(cosine, every=50))
-    assert row_cells(text, "149") == ["149", "149", f"{cosine.lr[149, 0]:.6g}"]
-    assert "4 of 150 steps shown (every 50)" in text
+    assert row_cells(text, "149") == ["149", "149", f"{cosine.lr[149, 0]:.6g}", "min"]
+    assert "4 of 150 steps shown (every 50 + peak and min)" in text
     text = render(table(onecycle))
     assert "momentum" in text
     assert row_cells(text, "40")[1:] == [
@@ -198,11 +198,11 @@ def test_compare_table_matches_stats(
     ]:
         assert row_cells(text, label)[1:] == [fmt_lr(st[key]) for st in stats]
     assert row_cells(text, "peak at step")[1:] == [str(st["peak_step"]) for st in stats]
-    below = row_cells(text, "first step < 10% of peak")[1:]
+    below = row_cells(text, "first < 10% of peak")[1:]
     assert below == [str(st["below_10pct_step"]) for st in stats]
     flat = Schedule(lr=np.full(5, 0.1), name="flat")
     text = render(compare_table([flat]))
-    assert "flat" in text and row_cells(text, "first step < 10% of peak")[1:] == ["—"]
+    assert "flat" in text and row_cells(text, "first < 10% of peak")[1:] == ["—"]
 
 
 def test_term_plot_width_and_title(cosine: Schedule, onecycle: Schedule) -> None:
@@ -275,3 +275,59 @@ def test_import_is_light() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- issue 10: readable at 80 columns ------------------------------------------------------
+
+
+def render80(renderable: object) -> str:
+    console = Console(record=True, width=80, force_terminal=False, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_list_is_readable_at_80_columns() -> None:
+    """Issue 10.12: the description column is not squeezed to 13 characters."""
+    from lrplot import registry
+
+    rows = [(", ".join((i.name, *i.aliases)), i.cls, "", i.summary) for i in registry.SCHEDULERS]
+    text = render80(report.scheduler_list(rows))
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert "Multiply the lr by gamma at each milestone." in text  # one line, not 4
+    assert "(CosineAnnealingWarmRestarts)" in text
+    assert "torch class" in render(report.scheduler_list(rows))  # wide: its own column
+
+
+def test_compare_headers_are_short_and_distinct_at_80_columns() -> None:
+    specs = ["cosine:T_max=100", "step:step_size=30,gamma=0.5", "onecycle:max_lr=0.1"]
+    schedules = [simulate(t, epochs=100) for t in specs]
+    text = render80(compare_table(schedules, specs))
+    assert re.search(r"┃\s+cosine\s+┃\s+step\s+┃\s+onecycle\s+┃", text), text
+    assert "…" not in text and "step = step:step_size=30,gamma=0.5" in text
+    sweep = report.short_labels(["cosine:T_max=50,eta_min=0", "cosine:T_max=100,eta_min=0"])
+    assert sweep == ["T_max=50", "T_max=100"]
+
+
+def test_diagnostics_wrap_with_a_hanging_indent_and_counts_agree() -> None:
+    long = Diag("x", "word " * 30, fix="do " * 30)
+    lines = render80(summary(simulate("cosine:T_max=1", epochs=1), diagnostics=[long]))
+    lines = lines.rstrip().splitlines()
+    assert lines[0] == "1 step · 1 epoch · 1 param group · scheduler.step() per epoch"
+    warn = lines.index(next(line for line in lines if line.startswith("⚠")))
+    assert all(len(line) <= 80 for line in lines)
+    assert lines[warn + 1].startswith("  word") and lines[warn + 2].startswith("  fix: do")
+    assert lines[warn + 3].startswith("       do")
+
+
+def test_table_rows_fall_on_epochs_and_mark_peak_and_min() -> None:
+    """Issue 10.13: epoch-boundary rows, plus the peak and min rows; beta1 with Adam."""
+    s = simulate("onecycle:max_lr=0.1", epochs=2, steps_per_epoch=100)
+    rows = table_rows(s)
+    assert {0, 100} <= set(rows)  # 200 steps, 40 rows: every 5 steps divides the epoch
+    text = render(table(s))
+    peak, low = int(np.argmax(s.lr[:, 0])), int(np.argmin(s.lr[:, 0]))
+    assert row_cells(text, str(peak))[-1] == "peak" and row_cells(text, str(low))[-1] == "min"
+    adam = simulate("cosine:T_max=10", optimizer="adam")
+    assert "beta1" in render(table(adam))  # constant 0.9, but the user chose Adam
+    assert "momentum" not in render(table(simulate("cosine:T_max=10")))
+    assert "momentum" in render(table(simulate("cosine:T_max=10"), momentum=True))
