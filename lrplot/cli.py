@@ -463,7 +463,7 @@ app.command("compare", cls=LrplotCommand, rich_help_panel="Commands")(
             [
                 dataclasses.replace(o, help=_COMPARE_OUT) if o.name == "out" else o
                 for o in RUN + DISPLAY
-                if o.name not in ("sweep", "annotate")
+                if o.name != "sweep"
             ]
         ),
     )

@@ -40,7 +40,15 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["contact_sheet", "decimate", "plot", "save", "save_thumbnail", "sweep_grid"]
+__all__ = [
+    "contact_sheet",
+    "decimate",
+    "plot",
+    "save",
+    "save_thumbnail",
+    "sweep_grid",
+    "versions",
+]
 
 _TAB10 = (
     "#1f77b4",
@@ -71,6 +79,19 @@ _METADATA: dict[str, dict[str, Any]] = {
     "pdf": {"CreationDate": None, "ModDate": None},
 }
 _SAVE_RC = {"svg.hashsalt": "lrplot", "svg.fonttype": "path", "savefig.bbox": "standard"}
+
+
+def versions() -> dict[str, str]:
+    """Return the versions of matplotlib and FreeType that draw the images (pixels differ).
+
+    Example:
+        >>> sorted(versions())
+        ['freetype', 'matplotlib']
+    """
+    import matplotlib
+    from matplotlib import ft2font
+
+    return {"matplotlib": matplotlib.__version__, "freetype": ft2font.__freetype_version__}
 
 
 class _Entry(NamedTuple):

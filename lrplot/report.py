@@ -626,7 +626,7 @@ def gallery_report(run: Any) -> RenderableType:
         for message in [*run.problems, *run.failures]
     ]
     if run.check:
-        if not run.stale and not run.missing:
+        if not run.stale and not run.missing and not run.foreign:
             parts.append(Text(f"{run.out_dir} is up to date ({run.produced} files match)", "green"))
         else:
             parts += [
@@ -635,10 +635,20 @@ def gallery_report(run: Any) -> RenderableType:
             parts += [
                 Text.assemble(("missing: ", "red"), str(run.out_dir / n)) for n in run.missing
             ]
+            parts += [
+                Text.assemble(
+                    ("left over: ", "yellow"), str(run.out_dir / n), " (no entry makes it)"
+                )
+                for n in run.foreign
+            ]
+            if run.drawn_with:
+                parts.append(Text(f"note: {run.drawn_with}", "yellow"))
+            over = f", {len(run.foreign)} left over" if run.foreign else ""
             parts.append(
                 Text(
                     f"{len(run.stale)} stale and {len(run.missing)} missing of {run.produced} "
-                    f"files; regenerate with: {run.regenerate}",
+                    f"files{over}; regenerate with: {run.regenerate}"
+                    + (" (and delete the left-over files)" if run.foreign else ""),
                     "bold red",
                 )
             )

@@ -119,7 +119,7 @@ CASES = [
         E + "    scheduler: cosine\n    scheduler: step\n",
         "file",
         "4:5",
-        ["duplicate key", '"scheduler"'],
+        ["duplicate key 'scheduler' (first at line 3, column 5)"],
     ),
     (
         "anchor",
@@ -227,7 +227,7 @@ CASES = [
         E + "    scheduler: cosine\n",
         "entry",
         "3:16",
-        ["scheduler: cosine needs T_max", "add --T_max"],
+        ["scheduler: cosine needs T_max", "add kwargs: {T_max: ...}"],
     ),
     (
         "run option inside kwargs",
@@ -547,8 +547,8 @@ def test_render_writes_images_index_and_contact_sheet(rendered):
     }
     readme = (out / "README.md").read_text(encoding="utf-8")
     assert '<img src="cosine-short.png"' in readme
-    assert "`lrplot cosine --T_max 4 --epochs 12 --annotate`" in readme
-    assert "T_max=4 but the run is 12 epochs" in readme  # the diagnostics column
+    assert "```console\nlrplot cosine --T_max 4 --epochs 12 --annotate\n```" in readme
+    assert "- ⚠ T_max=4 but the run is 12 epochs" in readme  # the entry's diagnostics
     assert "lrplot compare step:step_size=4" in readme
     index = (out / "index.html").read_text(encoding="utf-8")
     assert index.startswith("<!DOCTYPE html>") and "<style>" in index
@@ -717,3 +717,146 @@ def test_shipped_entries_render(tmp_path):
     assert any("T_max=20" in message for _, message, _ in notes)
     assert gallery.render_entry(entries["sgdr-grid"], tmp_path) == []
     assert (tmp_path / "sgdr-grid.png").stat().st_size > 10_000
+
+
+# ------------------------------------------------------------------ issue 10: the gallery
+
+
+def test_index_page_fits_a_phone_and_links_every_card(rendered):
+    """Issue 10.16: no break-all, a table of contents, every card links its own anchor."""
+    _, out = rendered
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "break-all" not in index and "minmax(min(100%,420px),1fr)" in index
+    nav = re.search(r"<nav[^>]*>(.*?)</nav>", index).group(1)
+    assert re.findall(r'href="#([^"]+)"', nav) == ["cosine-short", "two"]
+    for name in ("cosine-short", "two"):
+        assert f'<div class="card" id="{name}">' in index
+        assert f'<h2><a href="#{name}">{name}</a></h2>' in index
+    assert "lrplot compare step:<wbr>step_size=<wbr>4" in index  # breaks after , = : only
+
+
+def test_readme_is_sections_not_a_squeezed_table(rendered):
+    """Issue 10.19: one section per entry; the command in a code block at full width."""
+    _, out = rendered
+    readme = (out / "README.md").read_text(encoding="utf-8")
+    assert "| image | entry |" not in readme
+    assert "Contents: [cosine-short](#cosine-short) · [two](#two)" in readme
+    assert "## cosine-short\n" in readme and "## two\n" in readme
+    assert readme.rstrip().splitlines()[-1].startswith("Images drawn with matplotlib ")
+
+
+def test_check_reports_left_over_images(rendered, tmp_path):
+    """Issue 10.18: an image no entry produces any more makes --check fail, by name."""
+    config, out = copy_of(rendered, tmp_path)
+    (out / "renamed-entry.png").write_bytes(b"from an entry since renamed")
+    code, output = render(config, out, check=True)
+    assert code == 1
+    assert f"left over: {out / 'renamed-entry.png'} (no entry makes it)" in output
+    assert "1 left over" in output
+
+
+def test_check_names_both_drawing_library_versions(rendered, tmp_path):
+    """Issue 10.18: images that differ across matplotlib versions say which versions."""
+    from lrplot.render import versions
+
+    config, out = copy_of(rendered, tmp_path)
+    readme = out / "README.md"
+    now = versions()
+    old = readme.read_text(encoding="utf-8").replace(
+        f"matplotlib {now['matplotlib']} and FreeType {now['freetype']}",
+        "matplotlib 3.0.0 and FreeType 2.0.0",
+    )
+    readme.write_text(old, encoding="utf-8")
+    with open(out / "two.png", "ab") as f:
+        f.write(b"\0")
+    code, output = render(config, out, check=True)
+    assert code == 1
+    assert "drawn with matplotlib 3.0.0 and FreeType 2.0.0" in output
+    assert f"this run uses matplotlib {now['matplotlib']} and FreeType {now['freetype']}" in output
+
+
+def test_matplotlib_is_pinned_for_development():
+    """Issue 10.18: CI draws with the matplotlib the gallery was rendered with."""
+    from importlib.metadata import version
+
+    pins = (CONFIGS.parent / "constraints.txt").read_text(encoding="utf-8")
+    assert f"matplotlib=={version('matplotlib')}" in pins.split()
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "needles"),
+    [
+        (
+            "entries:\n  a:\n    scheduler: cosine\n\tkwargs: {T_max: 5}\n",
+            "4:1",
+            ["spaces, not tabs"],
+        ),
+        (
+            "entries:\n  a:\n    scheduler: cosine\n     kwargs: {T_max: 5}\n",
+            "4:12",
+            ["check the indentation of line 4"],
+        ),
+        (
+            "entries:\n  a:\n    epochs: 10\n    schedular: cosine\n",
+            "4:5",
+            ["unknown key 'schedular'", "did you mean scheduler?"],
+        ),
+        (
+            E + "    scheduler: cosine\n    kwargs: {T_max: 5}\n    epochs: 1\n    epochs: 2\n",
+            "6:5",
+            ["duplicate key 'epochs' (first at line 5, column 5)"],
+        ),
+        (E + "    scheduler: step\n", "3:16", ["add kwargs: {step_size: ...}"]),
+        (E + "    scheduler: cosine\n    kwargs: {T_max: 5}\n    log: maybe\n", "5:10", ["yes/no"]),
+    ],
+)
+def test_yaml_errors_speak_yaml(tmp_path, text, where, needles):
+    """Issue 10.20: hints in YAML's terms, at the line and column they are about."""
+    path = write(tmp_path, text)
+    try:
+        problems = gallery.load(path).problems
+    except ConfigError as exc:
+        problems = [str(exc)]
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{path}:{where}:"), problems
+    for needle in needles:
+        assert needle in problems[0], problems
+
+
+def test_yaml_11_booleans_mean_the_same_everywhere(tmp_path):
+    """Issue 10.20: yes/no, on/off are true/false for kwargs and drawing keys alike."""
+    text = (
+        "defaults: {log: off}\nentries:\n  a:\n    scheduler: cyclic\n"
+        "    kwargs: {base_lr: 0.01, max_lr: 0.1, cycle_momentum: no}\n    momentum: yes\n"
+    )
+    (entry,) = gallery.load(write(tmp_path, text)).entries
+    assert entry.specs[0].kwargs["cycle_momentum"] is False
+    assert entry.display.momentum is True and entry.display.log is False
+    doc = gallery.__doc__ or ""
+    assert "yes/no" in doc and "on/off" in doc
+
+
+def test_sweep_spec_is_copyable_and_prefixes_are_not_repeated(tmp_path):
+    """Issue 10.21: the sweep's SPEC and --sweep flags parse back; no "T_max=25: T_max=25"."""
+    from lrplot import pipeline
+    from lrplot.spec import parse_spec
+
+    text = "entries:\n  s:\n    scheduler: cosine\n    sweep: {T_max: [25, 100]}\n    epochs: 100\n"
+    (entry,) = gallery.load(write(tmp_path, text)).entries
+    specs = [parse_spec(line) for line in entry.spec_text.splitlines()]  # one per curve
+    assert [(s.kwargs, s.epochs) for s in specs] == [({"T_max": 25}, 100), ({"T_max": 100}, 100)]
+    found = pipeline.run(entry.request([]), write=False).diagnostics
+    assert found and all(not d.message.startswith("T_max=25: T_max=25") for d in found)
+    assert found[0].message.startswith("T_max=25 but the run is 100 epochs")
+
+
+@pytest.mark.parametrize("name", ["plateau-metric", "cosine-tmax-sweep", "three-decays", "sgdr"])
+def test_a_cards_command_redraws_its_image_byte_for_byte(tmp_path, monkeypatch, name):
+    """Issue 10.21: the title orders kwargs as the command line does."""
+    monkeypatch.chdir(tmp_path)
+    (entry,) = [e for e in gallery.load(CONFIGS / "gallery.yaml").entries if e.name == name]
+    diagnostics = gallery.render_entry(entry, tmp_path, ["png"])
+    command = gallery.site._command(entry, gallery.site.EntryResult(name, diagnostics))
+    result = CliRunner().invoke(cli.app, [*shlex.split(command)[1:], "-o", "cli.png"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "cli.png").read_bytes() == (tmp_path / f"{name}.png").read_bytes()

@@ -12,7 +12,7 @@ starting with a dot, unique ignoring case) to one of three kinds of entry::
       optimizer: sgd             # sgd | adam | adamw
       warmup: 0                  # and warmup_start_factor
       formats: [png, svg]        # png svg pdf; a --format other than png,svg overrides it
-      log: false                 # log lr axis
+      log: false                 # log lr axis (unset: log when the run sits decades below its peak)
       x: epoch                   # epoch | step
       momentum: false            # add the momentum/beta1 panel
       annotate: true             # draw the diagnostics on the image
@@ -35,7 +35,10 @@ starting with a dot, unique ignoring case) to one of three kinds of entry::
         sweep: {T_max: [25, 50, 100]}
 
 Nested ``schedulers`` (sequential, chained) are SPEC strings or ``{scheduler, kwargs}``
-mappings. Values are typed and checked by ``lrplot.spec`` exactly as on the command line.
+mappings. True/false values (``log``, ``momentum``, ``annotate``, boolean kwargs such as
+``three_phase``) also accept yes/no and on/off, in any case: YAML 1.2 reads those YAML 1.1
+booleans as text, and lrplot takes them for true/false everywhere, as on the command line.
+Values are typed and checked by ``lrplot.spec`` exactly as on the command line.
 Every problem is reported as ``file:line:col: entry 'name': field: message``; a file-level
 problem raises ``ConfigError`` and a bad entry is skipped while the others render.
 
@@ -102,9 +105,12 @@ class GalleryRun:
         problems: located messages of the entries the config could not build.
         failures: located messages of the entries that failed to render.
         written / unchanged: files replaced in DIR, and those already current.
-        foreign: images in DIR that this config does not produce (left alone).
+        foreign: images in DIR that this config does not produce (left alone; with
+            ``check``, reported as left over and DIR is not current).
         stale / missing: with ``check``, files that differ from a fresh render or are absent.
         regenerate: with ``check``, the command that brings DIR up to date.
+        drawn_with: with ``check``, which matplotlib/FreeType drew DIR and which draw now,
+            when they differ (then images differ even if nothing else changed).
     """
 
     out_dir: Path
@@ -120,11 +126,13 @@ class GalleryRun:
     missing: list[str] = field(default_factory=list)
     produced: int = 0
     regenerate: str = ""
+    drawn_with: str = ""
 
     @property
     def ok(self) -> bool:
         """Return True when every entry rendered and, with ``check``, DIR is current."""
-        return self.rendered == self.total and not self.stale and not self.missing
+        current = not self.stale and not self.missing and not (self.check and self.foreign)
+        return self.rendered == self.total and current
 
 
 def run(

@@ -45,7 +45,6 @@ from lrplot.pipeline import Request, display_flags, sweep_command
 from lrplot.plugins import imports_allowed, scheduler_info
 from lrplot.spec import (
     ScheduleSpec,
-    display_value,
     make_spec,
     parse_spec,
     parse_value,
@@ -232,11 +231,18 @@ def _entry(name: str, raw: Any, defaults: Any, source: _Source) -> Entry:
             (*path, "compare"), f"an entry has either compare: or {other}:, not both", at_key=True
         )
     if "compare" not in raw and "scheduler" not in raw:
-        hint = registry.suggest(next(iter(raw), ""), ["scheduler", "compare"]) if raw else None
+        for key in raw:  # a misspelt scheduler:/compare: is reported at its own place
+            hint = registry.suggest(key, ["scheduler", "compare"])
+            if hint:
+                raise _Problem(
+                    (*path, key),
+                    f"unknown key '{key}' in an entry ({hint}); an entry needs scheduler: "
+                    "or compare:",
+                    at_key=True,
+                )
         raise _Problem(
             path,
-            "an entry needs scheduler: (a schedule or sweep) or compare: (a "
-            "list of schedules)" + (f" ({hint})" if hint else ""),
+            "an entry needs scheduler: (a schedule or sweep) or compare: (a list of schedules)",
         )
     data = _validate(_Compare if "compare" in raw else _Single, raw, path)
     run = {
@@ -366,11 +372,8 @@ def _sweep_entry(entry: Entry, data: _Single, run: dict[str, Any], path: Path_) 
     )
     entry.kind, entry.axes = "sweep", axes
     entry.command = sweep_command(stripped, axes, entry.display)
-    entry.spec_text = (
-        _spec_text(stripped)
-        + "  sweep "
-        + "  ".join(f"{key}=" + "|".join(map(display_value, values)) for key, values in axes)
-    )
+    # copyable: the SPEC of every curve (for lrplot compare or a config's compare: list)
+    entry.spec_text = "\n".join(_spec_text(replace(s, label=None)) for s in entry.specs)
 
 
 # --------------------------------------------------------------------------- loading

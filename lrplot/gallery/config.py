@@ -56,12 +56,27 @@ def _at(path: Path_, name: str = "", keys: Mapping[str, Path_] | None = None) ->
     try:
         yield
     except UsageError as exc:
+        _yaml_hint(exc)
         kpath = (keys or {}).get(exc.key or "")
         if kpath is not None:
             raise _Problem(
                 kpath, str(exc).removeprefix(f"{name} --{exc.key} "), at_key=exc.at_key
             ) from None
         raise _Problem(path, str(exc)) from None
+
+
+def _yaml_hint(exc: UsageError) -> None:
+    """Say a missing kwarg's fix in YAML: ``add kwargs: {step_size: ...}``, not ``--step_size``.
+
+    Example:
+        >>> exc = UsageError("step needs step_size", hint="add --step_size INT")
+        >>> _yaml_hint(exc); exc.hint
+        'add kwargs: {step_size: ...}'
+    """
+    flags = re.fullmatch(r"add((?: --\w+ \S+)+)", exc.hint or "")
+    if flags:
+        keys = re.findall(r"--(\w+) \S+", flags.group(1))
+        exc.hint = "add kwargs: {" + ", ".join(f"{k}: ..." for k in keys) + "}"
 
 
 def _dotted(path: Iterable[str | int]) -> str:
@@ -133,17 +148,42 @@ def _read(path: Path) -> str:
         ) from None
 
 
-def _yaml_error(exc: Exception, label: str) -> ConfigError:
-    """Turn a ruamel error into a ``ConfigError`` that names the line and column."""
+#: ruamel's words for a line indented wrong (a key too far left or right of its siblings).
+_INDENT_PROBLEMS = (
+    "mapping values are not allowed here",
+    "did not find expected key",
+    "expected <block end>",
+    "could not find expected ':'",
+    "did not find expected '-' indicator",
+)
+
+
+def _yaml_error(exc: Exception, label: str, text_in: str = "") -> ConfigError:
+    """Turn a ruamel error into a ``ConfigError`` that names the line and column.
+
+    A tab or a wrong indent gets a hint; a repeated key names the lines of both.
+    """
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     start = getattr(exc, "context_mark", None)
     where = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark is not None else label
     text = " ".join(str(getattr(exc, "problem", None) or str(exc).splitlines()[0]).split())
     context = " ".join(str(getattr(exc, "context", None) or "").split())
     if type(exc).__name__ == "DuplicateKeyError":
+        key = re.search(r'duplicate key "([^"]*)"', text)
+        name = key.group(1) if key else "?"
+        first = _first_key(text_in, name, start, mark) if key and mark is not None else None
+        before = f" (first at line {first[0] + 1}, column {first[1] + 1})" if first else ""
         return ConfigError(
-            f"{where}: duplicate key: {text}"
-            + (f" (the mapping starts at line {start.line + 1})" if start is not None else "")
+            f"{where}: duplicate key '{name}'{before}: a key may appear once in a mapping",
+            hint=f"keep one '{name}:' and delete the other",
+        )
+    hint = None
+    if "'\\t'" in text or "\t" in text:
+        hint = "YAML indents with spaces, not tabs: replace the tab with spaces"
+    elif mark is not None and any(p in text for p in _INDENT_PROBLEMS):
+        hint = (
+            f"check the indentation of line {mark.line + 1} and the line above it: keys of one "
+            "mapping start in the same column, a nested mapping further right"
         )
     if context and context not in text:
         since = (
@@ -152,7 +192,23 @@ def _yaml_error(exc: Exception, label: str) -> ConfigError:
             else ""
         )
         text = f"{context}{since}: {text}"
-    return ConfigError(f"{where}: YAML syntax error: {text}")
+    return ConfigError(f"{where}: YAML syntax error: {text}", hint=hint)
+
+
+def _first_key(text: str, key: str, start: Any, dup: Any) -> tuple[int, int] | None:
+    """Return (line, column), 0-based, of the first ``key:`` in the mapping that repeats it."""
+    lines = text.splitlines()
+    pattern = re.compile(rf"(?<![\w.-]){re.escape(key)}\s*:")
+    first_line = start.line if start is not None else 0
+    for number in range(first_line, min(dup.line, len(lines) - 1) + 1):
+        line = lines[number]
+        stop = dup.column if number == dup.line else len(line)
+        for found in pattern.finditer(line, 0, stop):
+            if number != dup.line or found.start() < dup.column:
+                same_column = found.start() == dup.column or number == dup.line
+                if same_column or start is None or found.start() > start.column:
+                    return number, found.start()
+    return None
 
 
 def _scan(text: str, label: str) -> None:
@@ -220,7 +276,7 @@ def _scan(text: str, label: str) -> None:
                 if len(stack) > MAX_DEPTH:
                     raise fail(event, f"the config nests deeper than {MAX_DEPTH} levels")
     except YAMLError as exc:
-        raise _yaml_error(exc, label) from None
+        raise _yaml_error(exc, label, text) from None
 
 
 def _load_yaml(text: str, label: str) -> tuple[Any, _Source]:
@@ -234,7 +290,7 @@ def _load_yaml(text: str, label: str) -> tuple[Any, _Source]:
     try:
         data = yaml.load(text)
     except YAMLError as exc:
-        raise _yaml_error(exc, label) from None
+        raise _yaml_error(exc, label, text) from None
     source = _Source(label)
     lc = getattr(data, "lc", None)
     if lc is not None:
@@ -298,6 +354,20 @@ def _metric(value: Any) -> Any:
     return [float(v) for v in items]
 
 
+#: YAML 1.1 booleans, read as text by YAML 1.2: lrplot takes them for true/false wherever
+#: a true/false is expected (drawing keys here, scheduler kwargs in ``lrplot.spec``).
+BOOL_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+
+
+def _bool(value: Any) -> Any:
+    """Accept true/false and the YAML 1.1 words yes/no, on/off (any case)."""
+    if isinstance(value, str) and value.strip().lower() in BOOL_WORDS:
+        return BOOL_WORDS[value.strip().lower()]
+    if value is None or isinstance(value, bool):
+        return value
+    raise ValueError(f"expected true or false (or yes/no, on/off), got {value!r}")
+
+
 def _formats(value: Any) -> Any:
     try:
         return None if value is None else parse_formats(value)
@@ -338,6 +408,8 @@ def _yaml_type(opt: Option) -> Any:
         return Annotated[Any, BeforeValidator(_metric)]
     if opt.kind == "choice":
         return Literal[opt.choices] | None  # type: ignore[valid-type]
+    if opt.kind == "bool":
+        return Annotated[Any, BeforeValidator(_bool)]
     base = {"int": int, "float": float, "bool": bool, "text": str}[opt.kind]
     bounds = {
         k: v

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,9 +50,23 @@ def _code(text: str) -> str:
     return "<br>".join(f"`{_md(line)}`" for line in text.splitlines() if line) or "—"
 
 
+def _slug(name: str) -> str:
+    """Return the anchor GitHub gives a ``## name`` heading (lower case, no dots).
+
+    Example:
+        >>> _slug("cosine-1.5_x")
+        'cosine-15_x'
+    """
+    return re.sub(r"[^\w\- ]", "", name.lower()).replace(" ", "-")
+
+
 def _readme(
     entries: list[Entry], results: dict[str, EntryResult], config_name: str, image: str, link: str
 ) -> str:
+    """Return README.md: one section per entry (image, description, command, SPEC, notes).
+
+    Sections, not a wide table, so GitHub shows the image and the command at full width.
+    """
     lines = [
         "# Learning-rate schedule gallery",
         "",
@@ -62,53 +77,93 @@ def _readme(
         "",
         f"![contact sheet]({SHEET})" if entries else "_No entry rendered._",
         "",
-        "| image | entry | spec | command | diagnostics |",
-        "|---|---|---|---|---|",
     ]
+    if entries:
+        lines += [
+            "Contents: " + " · ".join(f"[{_md(e.name)}](#{_slug(e.name)})" for e in entries),
+            "",
+        ]
     for entry in entries:
         result = results[entry.name]
-        cell_img = (
-            f'<a href="{entry.name}.{link}"><img src="{entry.name}.{image}" '
-            f'width="240" alt="{entry.name}"></a>'
-        )
-        about = f"**{_md(entry.name)}**" + (
-            f"<br>{_md(entry.description)}" if entry.description else ""
-        )
-        diags = (
-            "<br>".join(
-                f"{'⚠' if level == 'warning' else 'ℹ'} {_md(message)}"
-                + (f" — _{_md(fix)}_" if fix else "")
-                for level, message, fix in result.diagnostics
-            )
-            or "—"
-        )
-        lines.append(
-            f"| {cell_img} | {about} | {_code(entry.spec_text)} | "
-            f"{_code(_command(entry, result))} | {diags} |"
-        )
+        lines += [
+            f"## {_md(entry.name)}",
+            "",
+            f'<a href="{entry.name}.{link}"><img src="{entry.name}.{image}" width="640" '
+            f'alt="{entry.name}"></a>',
+            "",
+        ]
+        if entry.description:
+            lines += [entry.description, ""]
+        lines += ["```console", _command(entry, result), "```", ""]
+        lines += [f"SPEC: {_code(entry.spec_text)}", ""]
+        for level, message, fix in result.diagnostics:
+            mark = "⚠" if level == "warning" else "ℹ"
+            lines.append(f"- {mark} {_md(message)}" + (f" — _{_md(fix)}_" if fix else ""))
+        if result.diagnostics:
+            lines.append("")
+    lines.append(DRAWN_WITH.format(**_versions()))
     return "\n".join(lines) + "\n"
 
 
+#: the last line of README.md: which drawing libraries made the images.
+DRAWN_WITH = "Images drawn with matplotlib {matplotlib} and FreeType {freetype}."
+
+
+def _versions() -> dict[str, str]:
+    from lrplot.render import versions
+
+    return versions()
+
+
+def _drawn_with(readme: Path) -> dict[str, str] | None:
+    """Return the versions a gallery's README.md says its images were drawn with."""
+    try:
+        text = readme.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    pattern = re.escape(DRAWN_WITH).replace(r"\{matplotlib\}", r"(?P<matplotlib>\S+)")
+    pattern = pattern.replace(r"\{freetype\}", r"(?P<freetype>\S+)")
+    found = re.search(pattern, text)
+    return found.groupdict() if found else None
+
+
 def _command(entry: Entry, result: EntryResult) -> str:
-    if entry.kind == "schedule" and entry.display.annotate and result.diagnostics:
+    """Return the command that redraws the entry's image (``--annotate`` when it shows notes)."""
+    grid = entry.kind == "sweep" and len(entry.grid) > 1  # a sweep grid draws no notes
+    if entry.display.annotate and result.diagnostics and not grid:
         return entry.command + " --annotate"
     return entry.command
 
 
 _CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem;color:#222;
-background:#fafafa}
-h1{font-weight:600}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:1.2rem}
-.card{background:#fff;border:1px solid #ddd;border-radius:8px;padding:.8rem}
-.card img{width:100%;height:auto;border-radius:4px}
-.card h2{font-size:1.05rem;margin:.4rem 0}
+*,*::before,*::after{box-sizing:border-box}
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;
+padding:1rem clamp(.6rem,3vw,2rem);max-width:110rem;color:#222;background:#fafafa}
+h1{font-weight:600;font-size:clamp(1.3rem,5vw,2rem)}
+nav{margin:.8rem 0 1.2rem;line-height:1.9}nav a{margin-right:.7rem;white-space:nowrap}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,420px),1fr));
+gap:1.2rem}
+.card{background:#fff;border:1px solid #ddd;border-radius:8px;padding:.8rem;min-width:0}
+.card img{display:block;width:100%;height:auto;border-radius:4px}
+.card h2{font-size:1.05rem;margin:.4rem 0}.card h2 a{color:inherit;text-decoration:none}
+.card h2 a:hover::after{content:" #";color:#999}
 code{font-size:.8rem;background:#f3f3f3;padding:.1rem .25rem;border-radius:3px;
-word-break:break-all}
+overflow-wrap:break-word}
 .warning{color:#9a6700}.info{color:#555}
 ul{padding-left:1.1rem;margin:.3rem 0}li{font-size:.85rem}
 p{margin:.3rem 0}
+footer{margin:2rem 0 1rem;color:#777;font-size:.8rem}
 """.strip()
+
+
+def _breakable(text: str) -> str:
+    """Escape code for HTML, letting long words break after , = : / only (never mid-name).
+
+    Example:
+        >>> _breakable("cosine:T_max=5,eta_min=0")
+        'cosine:<wbr>T_max=<wbr>5,<wbr>eta_min=<wbr>0'
+    """
+    return re.sub(r"([,=:/])(?=\S)", r"\1<wbr>", html.escape(text))
 
 
 def _index(
@@ -128,13 +183,16 @@ def _index(
             f'<div class="card" id="{esc(entry.name)}">'
             f'<a href="{esc(entry.name)}.{link}"><img src="{esc(entry.name)}.{image}" '
             f'alt="{esc(entry.name)}" loading="lazy"></a>'
-            f"<h2>{esc(entry.name)}</h2>"
+            f'<h2><a href="#{esc(entry.name)}">{esc(entry.name)}</a></h2>'
             + (f"<p>{esc(entry.description)}</p>" if entry.description else "")
-            + "".join(f"<p><code>{esc(line)}</code></p>" for line in entry.spec_text.splitlines())
-            + f"<p><code>{esc(_command(entry, result))}</code></p>"
+            + f"<p><code>{_breakable(_command(entry, result))}</code></p>"
+            + "".join(
+                f"<p><code>{_breakable(line)}</code></p>" for line in entry.spec_text.splitlines()
+            )
             + (f"<ul>{diags}</ul>" if diags else "")
             + "</div>"
         )
+    toc = " ".join(f'<a href="#{esc(e.name)}">{esc(e.name)}</a>' for e in entries)
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -142,7 +200,11 @@ def _index(
         "</head>\n<body>\n<h1>Learning-rate schedule gallery</h1>\n"
         f"<p>Rendered by <code>lrplot gallery</code> from <code>{esc(config_name)}</code>: "
         f'{len(entries)} entries. <a href="{SHEET}">Contact sheet</a>.</p>\n'
-        '<div class="grid">\n' + "\n".join(cards) + "\n</div>\n</body>\n</html>\n"
+        + (f'<nav aria-label="entries">{toc}</nav>\n' if entries else "")
+        + '<div class="grid">\n'
+        + "\n".join(cards)
+        + f"\n</div>\n<footer>{esc(DRAWN_WITH.format(**_versions()))}</footer>\n"
+        + "</body>\n</html>\n"
     )
 
 
@@ -236,6 +298,16 @@ def compare(
     """Compare the fresh render with DIR: record stale and missing files and the fix."""
     out_dir = outcome.out_dir
     outcome.stale, outcome.missing = _changes(produced, staging, out_dir)
+    outcome.foreign = _foreign_images(produced, out_dir)  # left over from removed entries
+    if outcome.stale:
+        was, now = _drawn_with(out_dir / README), _versions()
+        if was is not None and was != now:
+            outcome.drawn_with = (
+                f"{out_dir} was drawn with matplotlib {was['matplotlib']} and FreeType "
+                f"{was['freetype']}; this run uses matplotlib {now['matplotlib']} and FreeType "
+                f"{now['freetype']}: images differ between versions even when nothing else "
+                "changed (install the versions pinned in constraints.txt, or regenerate)"
+            )
     command = ["lrplot", "gallery", str(config), "--out", str(out_dir)]
     if formats is not None and formats != DEFAULT_FORMATS:
         command += ["--format", ",".join(chosen)]
