@@ -33,7 +33,7 @@ EXAMPLES = {
     "exponential": "lrplot exp --gamma 0.95",
     "cyclic": "lrplot cyclic --base_lr 0.001 --max_lr 0.1 --step_size_up 500",
     "onecycle": "lrplot onecycle --max_lr 0.1 --epochs 50 --steps-per-epoch 20",
-    "plateau": "lrplot plateau --patience 5 --metric '1/(1+epoch)'",
+    "plateau": "lrplot plateau --patience 5 --metric 'max(0.3, 1 - 0.02*epoch)' --epochs 60",
     "lambda": "lrplot lambda --lr_lambda '0.95**epoch'",
     "multiplicative": "lrplot multiplicative --lr_lambda 0.97",
     "constant": "lrplot constant --factor 0.5 --total_iters 10 --epochs 30",

@@ -6,8 +6,10 @@ import csv
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -487,3 +489,28 @@ def test_term_and_table_write_no_image(tmp_path, monkeypatch):
     assert "exponential.png" in help_text
     compare_help = " ".join(run("compare", "--help").output.split())
     assert "Default: compare.png" in compare_help and "SCHEDULER.png" not in compare_help
+
+
+def _readme_commands() -> list[str]:
+    """Return the lrplot command lines of README.md's code blocks (continuations joined)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    text = readme.replace("\\\n", " ")
+    return [
+        line.split("  #")[0].strip()
+        for line in text.splitlines()
+        if line.startswith("lrplot ") or line.startswith("$ lrplot ")
+    ]
+
+
+def test_plateau_examples_show_a_reduction(tmp_path):
+    """Issue 10.6: the plateau examples of README and --help actually reduce the lr."""
+    examples = [c for c in _readme_commands() if c.startswith("lrplot plateau") and "@" not in c]
+    examples.append(cli.EXAMPLES["plateau"])
+    assert len(examples) >= 2
+    for command in examples:
+        out = tmp_path / "p.csv"
+        result = run(*shlex.split(command)[1:], "-o", str(out))
+        assert result.exit_code == 0, (command, result.output)
+        lr = [float(v) for v in read_csv(out)["lr"]]
+        assert min(lr) < lr[0], command
+        assert "never reduced" not in result.output, command
