@@ -732,7 +732,9 @@ def test_index_page_fits_a_phone_and_links_every_card(rendered):
     for name in ("cosine-short", "two"):
         assert f'<div class="card" id="{name}">' in index
         assert f'<h2><a href="#{name}">{name}</a></h2>' in index
-    assert "lrplot compare step:<wbr>step_size=<wbr>4" in index  # breaks after , = : only
+    # wraps between words and after , = : only, never at the dashes of --epochs
+    assert '<span class="w">step:</span><wbr><span class="w">step_size=</span>' in index
+    assert '<span class="w">--epochs</span>' in index
 
 
 def test_readme_is_sections_not_a_squeezed_table(rendered):

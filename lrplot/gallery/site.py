@@ -140,15 +140,17 @@ _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;
 padding:1rem clamp(.6rem,3vw,2rem);max-width:110rem;color:#222;background:#fafafa}
 h1{font-weight:600;font-size:clamp(1.3rem,5vw,2rem)}
-nav{margin:.8rem 0 1.2rem;line-height:1.9}nav a{margin-right:.7rem;white-space:nowrap}
+nav{margin:.8rem 0 1.2rem;line-height:1.9}
+nav a{display:inline-block;max-width:100%;margin-right:.7rem;overflow-wrap:anywhere}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,420px),1fr));
 gap:1.2rem}
 .card{background:#fff;border:1px solid #ddd;border-radius:8px;padding:.8rem;min-width:0}
 .card img{display:block;width:100%;height:auto;border-radius:4px}
-.card h2{font-size:1.05rem;margin:.4rem 0}.card h2 a{color:inherit;text-decoration:none}
+.card h2{font-size:1.05rem;margin:.4rem 0;overflow-wrap:anywhere}
+.card h2 a{color:inherit;text-decoration:none}
 .card h2 a:hover::after{content:" #";color:#999}
 code{font-size:.8rem;background:#f3f3f3;padding:.1rem .25rem;border-radius:3px;
-overflow-wrap:break-word}
+overflow-wrap:anywhere}code .w{white-space:nowrap}
 .warning{color:#9a6700}.info{color:#555}
 ul{padding-left:1.1rem;margin:.3rem 0}li{font-size:.85rem}
 p{margin:.3rem 0}
@@ -157,13 +159,20 @@ footer{margin:2rem 0 1rem;color:#777;font-size:.8rem}
 
 
 def _breakable(text: str) -> str:
-    """Escape code for HTML, letting long words break after , = : / only (never mid-name).
+    """Escape code for HTML that wraps only between words and after , = : / inside one.
+
+    Each piece is kept whole (``--steps-per-epoch`` never splits at its dashes); copying
+    the text copies it unchanged.
 
     Example:
-        >>> _breakable("cosine:T_max=5,eta_min=0")
-        'cosine:<wbr>T_max=<wbr>5,<wbr>eta_min=<wbr>0'
+        >>> _breakable("a b:c").replace('<span class="w">', "[").replace("</span>", "]")
+        '[a] [b:]<wbr>[c]'
     """
-    return re.sub(r"([,=:/])(?=\S)", r"\1<wbr>", html.escape(text))
+    words = []
+    for word in text.split(" "):
+        pieces = re.split(r"(?<=[,=:/])(?=\S)", word)
+        words.append("<wbr>".join(f'<span class="w">{html.escape(p)}</span>' for p in pieces))
+    return " ".join(words)
 
 
 def _index(
