@@ -512,3 +512,10 @@ def test_check_warns_when_the_run_length_is_lrplots_guess() -> None:
     data = parse_spec("plateau", metric="1,0.9,0.9,0.9").resolved()
     assert (data.epochs, data.length_from) == (4, "metric length")
     assert by_code(diagnose(data, simulate(data), check=True), "run-length-assumed") == []
+
+
+def test_counts_read_right_in_the_singular() -> None:
+    """Issue 10.12: "every 1 step", not "every 1 steps"."""
+    _, _, found = run("step:step_size=1", epochs=50, steps_per_epoch=4, step_per="iter")
+    (hit,) = by_code(found, "horizon-unit-mismatch")
+    assert "the lr decays every 1 step, 200 times" in hit.message
