@@ -387,6 +387,9 @@ def compare_table(schedules: Sequence[Schedule], labels: Sequence[str] | None = 
         ("below_10pct_step", "first < 10% of peak"),
     ):
         out.add_row(title, *("—" if st[key] is None else str(st[key]) for st in stats))
+    sources = [s.length_from for s in schedules]
+    if any(src and src != GIVEN for src in sources):  # lrplot chose some run lengths
+        out.add_row("run length from", *(src if src != GIVEN else "--epochs" for src in sources))
     return out
 
 

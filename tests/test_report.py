@@ -331,3 +331,12 @@ def test_table_rows_fall_on_epochs_and_mark_peak_and_min() -> None:
     assert "beta1" in render(table(adam))  # constant 0.9, but the user chose Adam
     assert "momentum" not in render(table(simulate("cosine:T_max=10")))
     assert "momentum" in render(table(simulate("cosine:T_max=10"), momentum=True))
+
+
+def test_compare_table_says_where_each_run_length_came_from() -> None:
+    """Issue 10.1: a comparison without --epochs says which kwarg sized each curve."""
+    schedules = [simulate("cosine:T_max=40"), simulate("exponential:gamma=0.9")]
+    text = render(compare_table(schedules, ["cosine", "exp"]))
+    assert row_cells(text, "run length from")[1:] == ["T_max=40", "default"]
+    given = [simulate("cosine:T_max=40", epochs=40), simulate("exponential:gamma=0.9", epochs=40)]
+    assert "run length from" not in render(compare_table(given, ["cosine", "exp"]))
