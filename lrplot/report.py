@@ -369,10 +369,15 @@ def compare_table(schedules: Sequence[Schedule], labels: Sequence[str] | None = 
         caption_justify="left",
     )
     out.add_column("")
-    for name in short:
-        out.add_column(Text(name), justify="right", overflow="fold")
+    for name in short:  # headers and row titles wrap; numbers stay whole
+        out.add_column(Text(name, overflow="fold"), justify="right")
     stats = [s.stats(0) for s in schedules]
-    out.add_row("steps", *(str(s.n) for s in schedules))
+    row = out.add_row
+
+    def add(title: str, *cells: str) -> None:
+        row(Text(title), *(Text(c, no_wrap=True) for c in cells))
+
+    add("steps", *(str(s.n) for s in schedules))
     for key, title in (
         ("initial", "initial lr"),
         ("peak", "peak lr"),
@@ -381,16 +386,52 @@ def compare_table(schedules: Sequence[Schedule], labels: Sequence[str] | None = 
         ("mean", "mean lr"),
         ("sum", "sum of lr"),
     ):
-        out.add_row(title, *(fmt_lr(st[key]) for st in stats))
+        add(title, *(fmt_lr(st[key]) for st in stats))
     for key, title in (
         ("peak_step", "peak at step"),
         ("below_10pct_step", "first < 10% of peak"),
     ):
-        out.add_row(title, *("—" if st[key] is None else str(st[key]) for st in stats))
+        add(title, *("—" if st[key] is None else str(st[key]) for st in stats))
     sources = [s.length_from for s in schedules]
     if any(src and src != GIVEN for src in sources):  # lrplot chose some run lengths
-        out.add_row("run length from", *(src if src != GIVEN else "--epochs" for src in sources))
+        add("run length from", *(src if src != GIVEN else "--epochs" for src in sources))
     return out
+
+
+def compare_rows(schedules: Sequence[Schedule], labels: Sequence[str] | None = None) -> Table:
+    """Build the comparison one schedule per row (for a terminal too narrow for columns).
+
+    Example:
+        >>> a, b = Schedule(lr=np.array([0.1, 0.01])), Schedule(lr=np.array([0.2, 0.1]))
+        >>> compare_rows([a, b], ["a", "b"]).row_count
+        2
+    """
+    names = list(labels) if labels else [_label(s, i) for i, s in enumerate(schedules)]
+    out = Table(title="comparison (group 0)")
+    out.add_column("", overflow="fold")
+    for head in ("steps", "initial", "peak", "min", "final", "mean"):
+        out.add_column(head, justify="right", no_wrap=True)
+    for name, s in zip(names, schedules, strict=True):
+        st = s.stats(0)
+        out.add_row(
+            Text(name),
+            str(s.n),
+            *(fmt_lr(st[k]) for k in ("initial", "peak", "min", "final", "mean")),
+        )
+    return out
+
+
+class _Fitting:
+    """Print ``wide`` when it fits the console's width, else ``narrow``."""
+
+    def __init__(self, wide: Table, narrow: Table) -> None:
+        self.wide, self.narrow = wide, narrow
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich.measure import Measurement
+
+        need = Measurement.get(console, options.update(max_width=10_000), self.wide).minimum
+        yield self.wide if need <= options.max_width else self.narrow
 
 
 def term_plot(
@@ -527,7 +568,7 @@ def result_view(result: Any) -> list[RenderableType]:
         curve = term_plot(flat, log=log, x=display.x, title=display.title)
         parts.append(Text.from_ansi(curve))
     if len(flat) > 1:
-        parts.append(compare_table(flat))
+        parts.append(_Fitting(compare_table(flat), compare_rows(flat)))
     parts.append(
         summary(
             flat[0], outputs=result.written, diagnostics=result.diagnostics, stats=len(flat) == 1

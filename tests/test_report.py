@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from rich.console import Console
+from rich.console import Console, Group
 
 from lrplot import report
 from lrplot.engine import simulate
@@ -340,3 +340,26 @@ def test_compare_table_says_where_each_run_length_came_from() -> None:
     assert row_cells(text, "run length from")[1:] == ["T_max=40", "default"]
     given = [simulate("cosine:T_max=40", epochs=40), simulate("exponential:gamma=0.9", epochs=40)]
     assert "run length from" not in render(compare_table(given, ["cosine", "exp"]))
+
+
+def test_many_curves_turn_the_comparison_sideways_at_80_columns() -> None:
+    """Issue 10.12: six sweep curves at 80 columns: one row each, no number split in two."""
+    from types import SimpleNamespace
+
+    flat = [simulate(f"sgdr:T_0={t},T_mult={m}", epochs=100) for t in (5, 10, 20) for m in (1, 2)]
+    for s, (t, m) in zip(flat, [(t, m) for t in (5, 10, 20) for m in (1, 2)], strict=True):
+        s.name = f"T_0={t}, T_mult={m}"
+    result = SimpleNamespace(
+        request=SimpleNamespace(display=report_display()), flat=flat, written=[], diagnostics=[]
+    )
+    text = render80(Group(*report.result_view(result)))
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert row_cells(text, "T_0=5, T_mult=2")[1:5] == ["100", "0.1", "0.1", "0.0001541"]
+    wide = render(Group(*report.result_view(result)))
+    assert row_cells(wide, "steps")[1:] == ["100"] * 6  # 120 columns: one column per curve
+
+
+def report_display():
+    from lrplot.options import DisplayOptions
+
+    return DisplayOptions()
