@@ -24,7 +24,7 @@ import numpy as np
 
 from lrplot.registry import ints as _ints
 from lrplot.schedule import Schedule
-from lrplot.spec import ScheduleSpec
+from lrplot.spec import DEFAULT, HORIZON, ScheduleSpec
 
 __all__ = ["CHECKS", "Diagnostic", "diagnose"]
 
@@ -422,16 +422,24 @@ def _plateau_never_reduced(
     spec: ScheduleSpec, schedule: Schedule, run: _Run
 ) -> Iterator[Diagnostic]:
     """Yield a warning when ReduceLROnPlateau never lowered any group's lr."""
-    if not spec.traits.metric or schedule.n < 2:
+    if schedule.metric is None or schedule.n < 2:
         return
     if bool(np.any(np.diff(schedule.lr, axis=0) < 0)):
+        return
+    if spec.get("patience") is None:  # a framework's plateau scheduler with other kwargs
+        yield Diagnostic(
+            "plateau-never-reduced",
+            "warning",
+            f"{spec.info.cls} never reduced the lr in {run.length(run.n)}",
+            "check its patience and mode kwargs, and --metric",
+        )
         return
     patience = _int(spec.get("patience")) or 0
     mode = spec.get("mode")
     min_lrs = spec.get("min_lr") or 0
     floors = min_lrs if isinstance(min_lrs, (list, tuple)) else [min_lrs] * len(spec.lr)
     message = (
-        f"ReduceLROnPlateau never reduced the lr in {run.length(run.n)} "
+        f"{spec.info.cls} never reduced the lr in {run.length(run.n)} "
         f"(patience={patience}, mode={mode})"
     )
     if all(f >= lr for f, lr in zip(floors, spec.lr, strict=False)):
@@ -453,7 +461,7 @@ def _plateau_never_reduced(
 )
 def _lr_ends_at_start(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Iterator[Diagnostic]:
     """Yield a diagnostic when every group's last lr equals its first one."""
-    if schedule.n < 2 or schedule.stopped or spec.traits.metric:
+    if schedule.n < 2 or schedule.stopped or schedule.metric is not None:
         return  # plateau-never-reduced and onecycle-stopped say it better
     first, last = schedule.lr[0], schedule.lr[-1]
     if not np.all(np.isclose(first, last, rtol=1e-6, atol=1e-12)):
@@ -496,6 +504,58 @@ def _lr_near_zero_long(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Ite
         f"1% of the peak ({_num(float(peaks[g]))})",
         f"the lr first drops that low at step {first}: slow the decay, raise its floor or "
         "stop the run sooner",
+    )
+
+
+@_check(
+    "run-vs-horizon",
+    "The run is shorter than the scheduler's own horizon (a framework's num_training_steps, "
+    "total_num_steps, cycle length, end or num_epochs): training stops mid-schedule; or "
+    "longer by an epoch or more: it goes on after the schedule has ended.",
+)
+def _run_vs_horizon(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Iterator[Diagnostic]:
+    """Yield a warning when the run and the schedule the object reports end apart."""
+    h, n, spe = schedule.horizon, schedule.n, run.steps_per_epoch
+    if h is None or h <= 0 or schedule.stopped or spec.traits.cyclic:
+        return
+    if spec.length_from in (DEFAULT, HORIZON):
+        return  # lrplot chose the length: the horizon itself, or run-length-assumed says it
+    cls, whole = spec.info.cls, math.ceil(h / spe)
+    if n < h:
+        yield Diagnostic(
+            "run-vs-horizon",
+            "warning",
+            f"the run stops at optimizer step {n} but {cls}'s schedule ends at step {h}: "
+            f"only {_pct(n / h)} of it runs",
+            f"use --epochs {whole} to train through the whole schedule, or size the "
+            "schedule to the run",
+        )
+    elif n - h >= spe:
+        last = _num(float(schedule.lr[h, 0]))
+        yield Diagnostic(
+            "run-vs-horizon",
+            "warning",
+            f"{cls}'s schedule ends at optimizer step {h} but the run goes on to step {n}: "
+            f"the last {n - h} steps stay near its final lr ({last})",
+            f"use --epochs {whole} to stop with the schedule, or size the schedule to the run",
+        )
+
+
+@_check(
+    "run-length-assumed",
+    "No --epochs and a plug-in with no horizon lrplot knows: the run is lrplot's default "
+    "length, which may end before the schedule does (or long after).",
+)
+def _run_length_assumed(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Iterator[Diagnostic]:
+    """Yield a warning when a plug-in's run length is lrplot's default."""
+    if spec.length_from != DEFAULT or spec.info.builtin:
+        return
+    yield Diagnostic(
+        "run-length-assumed",
+        "warning",
+        f"no --epochs: the run is lrplot's default of {run.epochs} epochs, and "
+        f"{spec.scheduler} has no horizon lrplot knows",
+        "give --epochs (and --steps-per-epoch) of your training run",
     )
 
 

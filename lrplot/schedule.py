@@ -41,6 +41,9 @@ class Schedule:
         metric: shape (steps,), the metric given to ReduceLROnPlateau at the end of the
             epoch (or step) that row belongs to.
         planned_steps: the steps asked for; more than ``len(lr)`` when stepping stopped.
+        horizon: the optimizer step where the scheduler's own schedule ends, as the built
+            object reports it (a framework's ``num_training_steps``, ``total_num_steps``,
+            ``get_cycle_length()``, ``end``); None when it does not say.
     """
 
     lr: np.ndarray
@@ -54,6 +57,7 @@ class Schedule:
     planned_steps: int | None = None
     events: list[Event] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    horizon: int | None = None
 
     def __post_init__(self) -> None:
         self.lr = np.asarray(self.lr, dtype=np.float64)
