@@ -160,12 +160,21 @@ def _command(func: Any, params: list[inspect.Parameter]) -> Any:
     return func
 
 
+def _markup_safe(text: str) -> str:
+    """Escape ``[`` so that rich shows ``list[float]`` instead of reading a style tag."""
+    return text.replace("[", "\\[")
+
+
 def _kwarg_help(kw: registry.KwargInfo) -> str:
     """Return the type, default and usage notes of a kwarg (its meaning is added lazily)."""
     default = "required" if kw.required else f"default {kw.default!r}"
-    text = f"{kw.annotation or kw.kind} ({default})."
+    text = _markup_safe(f"{kw.annotation or kw.kind} ({default}).")
     if kw.kind == "floats":
-        text += " A comma list gives one value per param group."
+        text += (
+            " A comma list gives one value per param group." if kw.per_group else (" A comma list.")
+        )
+    if kw.kind == "literal":
+        text += " A Python literal, e.g. '{\"key\": 1}'."
     if kw.kind == "expr":
         text += " An expression of epoch, e.g. '0.95**epoch'; repeat once per param group."
     if kw.kind == "specs":
@@ -229,7 +238,7 @@ class SchedulerCommand(TyperCommand):
                     if param.name and param.name.startswith("kw_")
                     else None
                 )
-                meaning = _described(info, kw, docs) if kw is not None else ""
+                meaning = _markup_safe(_described(info, kw, docs)) if kw is not None else ""
                 help_text = getattr(param, "help", None)
                 if meaning and help_text and not help_text.startswith(meaning):
                     param.help = f"{meaning} {help_text}"  # type: ignore[attr-defined]
@@ -285,12 +294,20 @@ def _scheduler_command(name: str, check: bool = False) -> Any:
     if check:
         example = example.replace("lrplot ", "lrplot check ", 1)
     doc = (
-        f"{info.summary} ({info.cls})\n\n"
+        f"{_markup_safe(info.summary)} ({info.cls})\n\n"
         + ("Run only the diagnostics; exit 1 if any warning fires.\n\n" if check else "")
         + f"Example: [bold]{example}[/]"
     )
     if info.extra_kwargs:
         doc += f"\n\nIt takes **kwargs: any [bold]--KEY VALUE[/] is passed to {info.cls}."
+    undocumented = [k.name for k in info.cli_kwargs if k.name not in dict(info.docs)]
+    if not info.builtin and undocumented:
+        which = (
+            "none of its kwargs"
+            if len(undocumented) == len(info.cli_kwargs)
+            else ("not " + ", ".join(undocumented))
+        )
+        doc += f"\n\n{info.cls}'s docstring describes {which}."
     settings: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
     if info.extra_kwargs:
         settings.update(ignore_unknown_options=True, allow_extra_args=True)

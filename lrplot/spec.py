@@ -492,7 +492,7 @@ def _apply_run(spec: ScheduleSpec, run: Mapping[str, Any]) -> ScheduleSpec:
             else "put a linear SPEC first in --schedulers instead",
             key="warmup",
         )
-    if spec.warmup and traits.family != "torch":
+    if spec.warmup and traits.step_rule is not None:
         raise UsageError(
             f"--warmup wraps torch schedulers in SequentialLR; {spec.info.cls} is a "
             f"{traits.family} scheduler",

@@ -272,3 +272,8 @@ def test_module_import_chatter_goes_to_stderr(tmp_path, monkeypatch):
     assert done.stdout.splitlines()[0] == "step,epoch,lr", done.stdout
     assert "hello from import" in done.stderr
     assert lrplot  # the API module stays importable alongside
+
+
+def test_help_shows_brackets_of_annotations():
+    text = " ".join(invoke("onecycle", "--help", columns=300).output.split())
+    assert "float | list[float] (required)" in text

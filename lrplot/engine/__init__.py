@@ -277,7 +277,15 @@ def build_protocol(spec: ScheduleSpec, optimizer: Any) -> Protocol:
         end_factor=1.0,
         total_iters=spec.warmup,
     )
-    main = _build_one(spec, optimizer).scheduler
+    built = _build_one(spec, optimizer)
+    if not isinstance(built, TorchProtocol) or built.metric:
+        raise UsageError(
+            f"--warmup wraps torch schedulers in SequentialLR; {spec.info.cls} built a "
+            f"{type(built.scheduler).__name__}",
+            hint="use the scheduler's own warmup kwargs",
+            key="warmup",
+        )
+    main = built.scheduler
     wrapped = _call_torch(what, lr_scheduler.SequentialLR, optimizer, [warm, main], [spec.warmup])
     return TorchProtocol(wrapped, spec.step_per or "epoch")
 

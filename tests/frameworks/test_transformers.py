@@ -313,3 +313,15 @@ def test_kwargs_function_accepts_any_key_typed_by_literal(tmp_path):
         cli.app, [f"{HF}:get_reduce_on_plateau_schedule", "--nonsense", "1", "--epochs", "3"]
     )
     assert bad.exit_code == 2 and "Traceback" not in bad.output, bad.output
+
+
+def test_warmup_option_wraps_a_transformers_lambda():
+    """--warmup still works for transformers' schedules: they are torch LambdaLRs."""
+    spec = lrplot.make_spec(
+        f"{HF}:get_cosine_schedule_with_warmup",
+        {"num_warmup_steps": 0, "num_training_steps": 20},
+        warmup=5,
+        epochs=25,
+    )
+    lr = simulate(spec).lr[:, 0]
+    assert lr[0] == pytest.approx(0.001) and lr[5] == pytest.approx(0.1)
