@@ -147,6 +147,23 @@ def test_epoch_based_trainer_equals_steps_per_epoch():
     assert_rows(got, rows)
 
 
+def test_greedy_equals_trainer_evaluations():
+    """GreedyLR is stepped like plateau: after each evaluation, with the eval loss."""
+    kwargs = {"mode": "max", "factor": 0.5, "patience": 0, "min_lr": 1e-4, "smooth": False}
+    rows, _, evals = run_trainer(
+        max_steps=8,
+        eval_strategy="steps",
+        eval_steps=2,
+        metric_for_best_model="loss",
+        lr_scheduler_type="greedy",
+        lr_scheduler_kwargs=kwargs,
+    )
+    spec = lrplot.make_spec(f"{HF}:GreedyLR", kwargs, epochs=4, steps_per_epoch=2, metric=evals)
+    schedule = simulate(spec)
+    assert_rows(schedule.lr, rows)
+    assert len({r[0] for r in rows}) > 1  # it moved
+
+
 def test_reduce_on_plateau_equals_trainer_evaluations():
     """Plateau stepped after each evaluation (every 2 steps) with the eval loss."""
     rows, _, evals = run_trainer(
