@@ -46,6 +46,16 @@ EXAMPLES = {
 }
 
 
+#: how to use plug-ins, for ``lrplot --help`` and ``lrplot list``.
+PLUGINS_HELP = (
+    "Any other scheduler class or factory, from an installed package or a .py file in the "
+    "current directory, is [bold]module.path:Name[/] with its own kwargs, stepped the way "
+    "its framework (transformers, timm, ignite, mmengine, DeepSpeed) steps it, e.g. "
+    "[bold]lrplot transformers:get_cosine_schedule_with_warmup --num_warmup_steps 100 "
+    "--num_training_steps 1000[/] or "
+    "[bold]lrplot timm.scheduler:CosineLRScheduler --t_initial 100 --warmup_t 5[/]."
+)
+
 # --------------------------------------------------------------------------- errors
 
 
@@ -140,6 +150,7 @@ def _parameter(opt: Option) -> inspect.Parameter:
     )
 
 
+_CTX = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
 _DEBUG = inspect.Parameter(
     "debug",
     inspect.Parameter.KEYWORD_ONLY,
@@ -183,11 +194,21 @@ def _command(func: Any, params: list[inspect.Parameter]) -> Any:
     return func
 
 
+def _markup_safe(text: str) -> str:
+    """Escape ``[`` so that rich shows ``list[float]`` instead of reading a style tag."""
+    return text.replace("[", "\\[")
+
+
 def _kwarg_help(kw: registry.KwargInfo) -> str:
+    """Return the type, default and usage notes of a kwarg (its meaning is added lazily)."""
     default = "required" if kw.required else f"default {kw.default!r}"
-    text = f"{kw.annotation or kw.kind} ({default})."
+    text = _markup_safe(f"{kw.annotation or kw.kind} ({default}).")
     if kw.kind == "floats":
-        text += " A comma list gives one value per param group."
+        text += (
+            " A comma list gives one value per param group." if kw.per_group else (" A comma list.")
+        )
+    if kw.kind == "literal":
+        text += " A Python literal, e.g. '{\"key\": 1}'."
     if kw.kind == "expr":
         text += (
             " An expression of epoch or step (both name the scheduler-step counter torch"
@@ -223,6 +244,69 @@ def _kwarg_parameter(kw: registry.KwargInfo) -> inspect.Parameter:
     )
 
 
+def _described(info: registry.SchedulerInfo, kw: registry.KwargInfo, docs: dict[str, str]) -> str:
+    """Return what a kwarg means (its docstring) and its unit, for its ``--help`` line."""
+    words = [docs[kw.name]] if kw.name in docs else []
+    unit = info.traits.unit(kw.name)
+    if unit:
+        words.append(f"Unit: {unit}.")
+    return " ".join(words)
+
+
+class SchedulerCommand(LrplotCommand):
+    """A scheduler's command: each kwarg's help says what it means, from the docstring.
+
+    The docstring is read only when the help is shown (torch's from its source file,
+    without importing torch), so plotting pays nothing for it.
+    """
+
+    info: registry.SchedulerInfo | None = None
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        """Add the kwargs' descriptions, then format the help."""
+        info = self.info
+        if info is not None:
+            from lrplot import docstrings
+
+            docs = docstrings.torch_docs(info.cls) if info.builtin else dict(info.docs)
+            for param in self.params:
+                kw = (
+                    info.kwarg(param.name[3:])
+                    if param.name and param.name.startswith("kw_")
+                    else None
+                )
+                meaning = _markup_safe(_described(info, kw, docs)) if kw is not None else ""
+                help_text = getattr(param, "help", None)
+                if meaning and help_text and not help_text.startswith(meaning):
+                    param.help = f"{meaning} {help_text}"  # type: ignore[attr-defined]
+            self.info = None
+        super().format_help(ctx, formatter)
+
+
+def _extra_kwargs(name: str, words: list[str]) -> dict[str, str]:
+    """Return the ``--key value`` pairs a ``**kwargs`` plug-in was given beyond its options.
+
+    Example:
+        >>> _extra_kwargs("m:f", ["--factor", "0.5", "--mode=max"])
+        {'factor': '0.5', 'mode': 'max'}
+    """
+    found: dict[str, str] = {}
+    i = 0
+    while i < len(words):
+        word = words[i]
+        key, eq, value = word[2:].partition("=")
+        if not word.startswith("--") or not key.isidentifier():
+            raise UsageError(f"{name}: expected --KEY VALUE, got {word!r}")
+        if not eq:
+            if i + 1 >= len(words):
+                raise UsageError(f"{name} --{key} needs a value", key=key)
+            value = words[i + 1]
+            i += 1
+        found[key] = value
+        i += 1
+    return found
+
+
 def _scheduler_command(name: str, check: bool = False) -> Any:
     """Build the click command for one scheduler (its kwargs become options)."""
     from lrplot.plugins import scheduler_info
@@ -231,11 +315,15 @@ def _scheduler_command(name: str, check: bool = False) -> Any:
     taken = {kw.name for kw in info.cli_kwargs}  # a plug-in kwarg wins over a run option
     options = [o for o in RUN + DISPLAY if o.check or not check]
     params = [_kwarg_parameter(kw) for kw in info.cli_kwargs] + _parameters(options, taken)
+    if info.extra_kwargs:
+        params.append(_CTX)
 
     def command(**values: Any) -> None:
         kwargs = {k[3:]: _clean(v) for k, v in values.items() if k.startswith("kw_")}
         run, display = _split(values)
         with _reported(values.get("debug", False)):
+            if info.extra_kwargs:  # f(optimizer, **kwargs): any --key value
+                kwargs.update(_clean(_extra_kwargs(name, list(values["ctx"].args))))
             (_check if check else _plot)(name, kwargs, run, display)
 
     required = " ".join(f"--{k} {info.kwarg(k).metavar}" for k in info.required)  # type: ignore[union-attr]
@@ -243,20 +331,36 @@ def _scheduler_command(name: str, check: bool = False) -> Any:
     if check:
         example = example.replace("lrplot ", "lrplot check ", 1)
     doc = (
-        f"{info.summary} ({info.cls})\n\n"
+        f"{_markup_safe(info.summary)} ({info.cls})\n\n"
         + ("Run only the diagnostics; exit 1 if any warning fires.\n\n" if check else "")
         + f"Example: [bold]{example}[/]"
     )
+    if info.extra_kwargs:
+        doc += f"\n\nIt takes **kwargs: any [bold]--KEY VALUE[/] is passed to {info.cls}."
+    undocumented = [k.name for k in info.cli_kwargs if k.name not in dict(info.docs)]
+    if not info.builtin and undocumented:
+        which = (
+            "none of its kwargs"
+            if len(undocumented) == len(info.cli_kwargs)
+            else ("not " + ", ".join(undocumented))
+        )
+        doc += f"\n\n{info.cls}'s docstring describes {which}."
+    settings: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
+    if info.extra_kwargs:
+        settings.update(ignore_unknown_options=True, allow_extra_args=True)
     single = typer.Typer(add_completion=False, rich_markup_mode="rich")
     single.command(
         name=name,
-        cls=LrplotCommand,
+        cls=SchedulerCommand,
         help=doc,
         short_help=info.summary,
         rich_help_panel="Schedulers",
-        context_settings={"help_option_names": ["-h", "--help"]},
+        context_settings=settings,
     )(_command(command, params))
-    return typer.main.get_command(single)
+    built = typer.main.get_command(single)
+    if isinstance(built, SchedulerCommand):
+        built.info = info
+    return built
 
 
 class SchedulerGroup(TyperGroup):
@@ -334,7 +438,7 @@ app = typer.Typer(
     help="Plot and explore PyTorch learning-rate schedules: the real torch scheduler, "
     "stepped exactly like a training loop.\n\n"
     "Example: [bold]lrplot cosine --T_max 150[/] writes cosine.png; "
-    "[bold]lrplot SCHEDULER --help[/] lists its kwargs.",
+    "[bold]lrplot SCHEDULER --help[/] lists its kwargs.\n\n" + PLUGINS_HELP,
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     rich_markup_mode="rich",
@@ -402,7 +506,9 @@ def list_schedulers() -> None:
         )
         for i in registry.SCHEDULERS
     ]
-    report.console().print(report.scheduler_list(rows))
+    out = report.console()
+    out.print(report.scheduler_list(rows))
+    out.print("\n" + PLUGINS_HELP, soft_wrap=False)
 
 
 def compare(**values: Any) -> None:

@@ -458,16 +458,24 @@ def _plateau_never_reduced(
     spec: ScheduleSpec, schedule: Schedule, run: _Run
 ) -> Iterator[Diagnostic]:
     """Yield a warning when ReduceLROnPlateau never lowered any group's lr."""
-    if not spec.traits.metric or schedule.n < 2:
+    if schedule.metric is None or schedule.n < 2:
         return
     if bool(np.any(np.diff(schedule.lr, axis=0) < 0)):
+        return
+    if spec.get("patience") is None:  # a framework's plateau scheduler with other kwargs
+        yield Diagnostic(
+            "plateau-never-reduced",
+            "warning",
+            f"{spec.info.cls} never reduced the lr in {run.length(run.n)}",
+            "check its patience and mode kwargs, and --metric",
+        )
         return
     patience = _int(spec.get("patience")) or 0
     mode = spec.get("mode")
     min_lrs = spec.get("min_lr") or 0
     floors = min_lrs if isinstance(min_lrs, (list, tuple)) else [min_lrs] * len(spec.lr)
     message = (
-        f"ReduceLROnPlateau never reduced the lr in {run.length(run.n)} "
+        f"{spec.info.cls} never reduced the lr in {run.length(run.n)} "
         f"(patience={patience}, mode={mode})"
     )
     if all(f >= lr for f, lr in zip(floors, spec.lr, strict=False)):
@@ -489,7 +497,7 @@ def _plateau_never_reduced(
 )
 def _lr_ends_at_start(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Iterator[Diagnostic]:
     """Yield a diagnostic when every group's last lr equals its first one."""
-    if schedule.n < 2 or schedule.stopped or spec.traits.metric:
+    if schedule.n < 2 or schedule.stopped or schedule.metric is not None:
         return  # plateau-never-reduced and onecycle-stopped say it better
     first, last = schedule.lr[0], schedule.lr[-1]
     if not np.all(np.isclose(first, last, rtol=1e-6, atol=1e-12)):
@@ -560,6 +568,40 @@ def _metric_shorter_than_run(
 
 
 @_check(
+    "run-vs-horizon",
+    "The run is shorter than the scheduler's own horizon (a framework's num_training_steps, "
+    "total_num_steps, cycle length, end or num_epochs): training stops mid-schedule; or "
+    "longer by an epoch or more: it goes on after the schedule has ended.",
+)
+def _run_vs_horizon(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Iterator[Diagnostic]:
+    """Yield a warning when the run and the schedule the object reports end apart."""
+    h, n, spe = schedule.horizon, schedule.n, run.steps_per_epoch
+    if h is None or h <= 0 or schedule.stopped or spec.traits.cyclic:
+        return
+    if not spec.length_given:
+        return  # lrplot chose the length: run-length-assumed says so
+    cls, whole = spec.info.cls, math.ceil(h / spe)
+    if n < h:
+        yield Diagnostic(
+            "run-vs-horizon",
+            "warning",
+            f"the run stops at optimizer step {n} but {cls}'s schedule ends at step {h}: "
+            f"only {_pct(n / h)} of it runs",
+            f"use --epochs {whole} to train through the whole schedule, or size the "
+            "schedule to the run",
+        )
+    elif n - h >= spe:
+        last = _num(float(schedule.lr[h, 0]))
+        yield Diagnostic(
+            "run-vs-horizon",
+            "warning",
+            f"{cls}'s schedule ends at optimizer step {h} but the run goes on to step {n}: "
+            f"the last {n - h} steps stay near its final lr ({last})",
+            f"use --epochs {whole} to stop with the schedule, or size the schedule to the run",
+        )
+
+
+@_check(
     "run-length-assumed",
     "No --epochs: the run length was derived from the schedule's own horizon (T_max, "
     "total_iters, ...) or is lrplot's default of 100 epochs, so the checks cannot judge the "
@@ -571,7 +613,7 @@ def _run_length_assumed(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> It
     source = spec.length_from
     if spec.length_given or source == METRIC:
         return
-    unknown = source == DEFAULT and spec.traits.length is None and not spec.info.builtin
+    unknown = source == DEFAULT and not spec.info.builtin
     if not (run.check or unknown):
         return
     fix = "give --epochs (and --steps-per-epoch) of your training run"

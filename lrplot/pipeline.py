@@ -145,10 +145,10 @@ def run(request: Request, *, progress: Progress | None = None, write: bool = Tru
         SimulationError: a scheduler failed while stepping.
         OutputError: a file could not be written.
     """
-    from lrplot.engine import simulate
+    from lrplot.engine import resolve, simulate
 
-    specs = request.specs
-    total = check_steps(specs, request.max_steps)
+    resolved = [[resolve(spec) for spec in row] for row in request.grid]
+    total = check_steps([s for row in resolved for s in row], request.max_steps)
     outs = request.outputs if write else []
     export.check_outputs(outs)
     display = request.display
@@ -156,7 +156,7 @@ def run(request: Request, *, progress: Progress | None = None, write: bool = Tru
         raise UsageError(f"--x must be epoch or step, got {display.x!r}", key="x")
     with progress(total) if progress else contextlib.nullcontext() as update:
         schedules = _simulate_all(request.grid, simulate, update, total)
-    result = Result(request, schedules, _diagnose(request, schedules))
+    result = Result(request, schedules, _diagnose(request, resolved, schedules))
     if not write:
         return result
     if display.log and (display.term or any(export.is_image(o) for o in outs)):
@@ -203,10 +203,12 @@ def _simulate_all(
     return [[each(spec) for spec in row] for row in grid]
 
 
-def _diagnose(request: Request, schedules: list[list[Schedule]]) -> list[Diagnostic]:
+def _diagnose(
+    request: Request, grid: list[list[ScheduleSpec]], schedules: list[list[Schedule]]
+) -> list[Diagnostic]:
     """Diagnose every curve; with several, each message starts with its curve's label."""
     found = []
-    for spec_row, row in zip(request.grid, schedules, strict=True):
+    for spec_row, row in zip(grid, schedules, strict=True):
         for spec, schedule in zip(spec_row, row, strict=True):
             for d in diagnose(spec.resolved(), schedule, check=request.check):
                 if request.several and not d.message.startswith(f"{spec.label} "):

@@ -20,16 +20,19 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import enum
 import importlib
 import inspect
 import os
 import sys
+import typing
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
-from lrplot import registry
+from lrplot import docstrings, registry
 from lrplot.errors import UsageError
-from lrplot.registry import REQUIRED, SchedulerInfo
+from lrplot.registry import REQUIRED, KwargInfo, SchedulerInfo
 
 _PLUGINS: dict[str, SchedulerInfo] = {}
 _CONSENT: contextvars.ContextVar[bool] = contextvars.ContextVar("lrplot_imports", default=True)
@@ -62,8 +65,9 @@ def load_target(target: str) -> Any:
     module_name, _, attr = target.partition(":")
     if os.getcwd() not in sys.path:  # as `python -m` would: a module in the current directory
         sys.path.append(os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
+    try:  # lrplot's stdout is its own (``-o -`` writes CSV there): import chatter to stderr
+        with contextlib.redirect_stdout(sys.stderr):
+            module = importlib.import_module(module_name)
     except Exception as exc:  # any import-time failure is the user's module failing
         raise UsageError(
             f"cannot import '{module_name}' for '{target}': {exc}", key="scheduler", value=target
@@ -83,6 +87,15 @@ def load_target(target: str) -> Any:
 def scheduler_info(name: str) -> SchedulerInfo:
     """Return the registry entry for a built-in name or a ``module:Name`` plug-in.
 
+    A plug-in's kwargs come from its signature, with ``*args, **kwargs`` resolved through
+    the class's MRO (mmengine and ignite classes pass their kwargs to a base class); the
+    optimizer is bound to the parameter the signature names for it; each kwarg is
+    described from the docstrings.
+
+    Raises:
+        UsageError: the object cannot be imported, is not callable, or is something
+            lrplot cannot show (an optimizer, a warmup dampener).
+
     Example:
         >>> scheduler_info("CosineAnnealingLR").name
         'cosine'
@@ -92,39 +105,149 @@ def scheduler_info(name: str) -> SchedulerInfo:
     if name in _PLUGINS and _CONSENT.get():
         return _PLUGINS[name]
     obj = load_target(name)
+    why = registry.refusal(obj)
+    if why is not None:
+        raise UsageError(f"lrplot cannot show '{name}': {why}", key="scheduler", value=name)
     if not callable(obj):
         raise UsageError(f"'{name}' is not a scheduler class or factory", key="scheduler")
     try:
-        params = list(inspect.signature(obj).parameters.values())
+        params, extra = signature_params(obj)
     except (TypeError, ValueError) as exc:
         raise UsageError(f"cannot read the signature of '{name}': {exc}") from None
-    if not inspect.isclass(obj):
-        params = params[1:]  # a factory takes the optimizer first
+    traits = registry.traits_for(obj)
+    hints = _type_hints(obj)
+    optimizer = _optimizer_param(params, hints)
+    skip = registry.HIDDEN_KWARGS | set(traits.hidden) | set(traits.supplied)
+    defaults = dict(traits.defaults)
     kwargs = tuple(
-        registry.kwarg_from_annotation(
-            p.name,
-            "" if p.annotation is p.empty else _annotation_text(p.annotation),
-            REQUIRED if p.default is p.empty else p.default,
-        )
+        _kwarg(p, hints.get(p.name), defaults)
         for p in params
-        if p.name not in registry.HIDDEN_KWARGS
-        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        if p is not optimizer and p.name not in skip
     )
-    doc = (inspect.getdoc(obj) or "").strip().splitlines()
     module, _, cls = name.partition(":")
     _PLUGINS[name] = SchedulerInfo(
         name,
         cls,
-        doc[0] if doc else f"plug-in {name}",
+        docstrings.summary(obj.__doc__) or f"plug-in {name}",
         kwargs,
         module=module,
-        traits=registry.traits_for(obj),
+        traits=traits,
         obj=obj,
+        optimizer_arg=optimizer.name if optimizer is not None else None,
+        optimizer_positional=optimizer is not None
+        and params.index(optimizer) == 0
+        and optimizer.kind != optimizer.KEYWORD_ONLY,
+        extra_kwargs=extra,
+        docs=tuple(docstrings.object_docs(obj).items()),
     )
     return _PLUGINS[name]
 
 
+_NAMED = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+_VAR = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+
+
+def signature_params(obj: Any) -> tuple[list[inspect.Parameter], bool]:
+    """Return the parameters a class or factory really takes, and whether any ``**kwargs``
+    remain unresolved.
+
+    A class whose ``__init__`` takes both ``*args`` and ``**kwargs`` passes them on to a
+    base class (mmengine's and ignite's mixins do): the parameters of the next
+    ``__init__`` along the MRO are added, until one without them. ``**kwargs`` alone is
+    forwarded somewhere else (ignite's plateau scheduler hands them to torch's): any
+    ``--key value`` is accepted then.
+
+    Example:
+        >>> class Base:
+        ...     def __init__(self, optimizer, size: int, floor: float = 0.0): ...
+        >>> class Child(Base):
+        ...     def __init__(self, *args, mode: str = "a", **kwargs): ...
+        >>> [p.name for p in signature_params(Child)[0]], signature_params(Child)[1]
+        (['optimizer', 'size', 'floor', 'mode'], False)
+    """
+    if not inspect.isclass(obj):
+        params = list(inspect.signature(obj).parameters.values())
+        extra = any(p.kind == p.VAR_KEYWORD for p in params)
+        return [p for p in params if p.kind not in _VAR], extra
+    found: list[inspect.Parameter] = []
+    pending = True
+    for klass in obj.__mro__:
+        init = vars(klass).get("__init__")
+        if init is None or not pending:
+            continue
+        if klass is object:
+            break
+        params = list(inspect.signature(init).parameters.values())[1:]  # self
+        names = {p.name for p in found}
+        found += [p for p in params if p.kind not in _VAR and p.name not in names]
+        kinds = {p.kind for p in params}
+        pending = set(_VAR) <= kinds
+        if not pending and inspect.Parameter.VAR_KEYWORD in kinds:
+            return _ordered(found), True
+    return _ordered(found), pending
+
+
+def _ordered(found: list[inspect.Parameter]) -> list[inspect.Parameter]:
+    keyword_only = [p for p in found if p.kind == p.KEYWORD_ONLY]
+    return [p for p in found if p.kind in _NAMED] + keyword_only
+
+
+def _type_hints(obj: Any) -> dict[str, Any]:
+    """Return the evaluated annotations of a factory or of a class's ``__init__`` chain."""
+    targets = (
+        [vars(k)["__init__"] for k in obj.__mro__ if "__init__" in vars(k)]
+        if (inspect.isclass(obj))
+        else [obj]
+    )
+    hints: dict[str, Any] = {}
+    for target in reversed(targets):
+        try:
+            hints.update(typing.get_type_hints(target))
+        except Exception:  # unresolvable forward references: the annotation text remains
+            continue
+    return hints
+
+
+def _optimizer_param(
+    params: list[inspect.Parameter], hints: dict[str, Any]
+) -> inspect.Parameter | None:
+    """Return the parameter that takes the optimizer, as the signature says, or None."""
+    for p in params:
+        if p.name in ("optimizer", "optim", "opt"):
+            return p
+    for p in params:
+        if "Optimizer" in _annotation_text(hints.get(p.name, p.annotation)):
+            return p
+    first = params[0] if params else None
+    if (
+        first is not None
+        and first.kind in _NAMED
+        and first.default is first.empty
+        and "Scheduler" not in _annotation_text(hints.get(first.name, first.annotation))
+    ):
+        return first  # f(opt, ...): a factory takes the optimizer first
+    return None
+
+
+def _kwarg(p: inspect.Parameter, hint: Any, defaults: dict[str, Any]) -> KwargInfo:
+    """Type one plug-in kwarg from its annotation (choices from an Enum) and default."""
+    default = defaults.get(p.name, REQUIRED if p.default is p.empty else p.default)
+    text = "" if p.annotation is p.empty else _annotation_text(p.annotation)
+    kw = registry.kwarg_from_annotation(p.name, text, default)
+    enums = [
+        t
+        for t in (typing.get_args(hint) or (hint,))
+        if isinstance(t, type) and issubclass(t, enum.Enum)
+    ]
+    if enums:
+        choices = tuple(str(m.value) for m in enums[0])
+        return replace(kw, kind="choice", choices=choices)
+    return kw
+
+
 def _annotation_text(annotation: Any) -> str:
+    if annotation is inspect.Parameter.empty or annotation is None:
+        return ""
     if isinstance(annotation, str):
         return annotation
     if isinstance(annotation, type):

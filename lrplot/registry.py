@@ -12,10 +12,11 @@ Example:
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from lrplot.errors import UsageError
@@ -35,10 +36,19 @@ class _Required:
 
 REQUIRED: Any = _Required()
 
-#: kwargs of a scheduler signature that lrplot supplies itself or does not expose.
-HIDDEN_KWARGS = frozenset({"optimizer", "last_epoch", "verbose"})
+#: kwargs of a scheduler signature that lrplot supplies itself or does not expose: the
+#: optimizer, and the resume counters and logging switches of torch, mmengine and DeepSpeed.
+HIDDEN_KWARGS = frozenset(
+    {"optimizer", "last_epoch", "verbose", "last_step", "last_batch_iteration"}
+)
+#: the unit of a kwarg counted in torch scheduler steps (``step()`` calls).
+SCHEDULER_STEPS = "scheduler steps (epochs or batches, as --step-per says)"
+#: the unit of a kwarg counted in optimizer steps (a framework steps it after each one).
+OPTIMIZER_STEPS = "optimizer steps"
 
-Kind = Literal["int", "float", "bool", "choice", "floats", "ints", "expr", "specs", "str", "auto"]
+Kind = Literal[
+    "int", "float", "bool", "choice", "floats", "ints", "expr", "specs", "str", "literal", "auto"
+]
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,23 @@ class KwargInfo:
         return self.default is REQUIRED
 
     @property
+    def per_group(self) -> bool:
+        """Return True for kwargs given once or once per param group (max_lr, lr_lambda).
+
+        A list-only annotation (``Sequence[float]``) is one list, not one value per group.
+
+        Example:
+            >>> kwarg_from_annotation("max_lr", "float | list[float]").per_group
+            True
+            >>> kwarg_from_annotation("restart_weights", "Sequence[float]").per_group
+            False
+        """
+        if self.kind == "expr":
+            return True
+        scalars = re.sub(r"\w+\[[^\]]*\]", "", self.annotation)
+        return self.kind == "floats" and (not self.annotation or "float" in scalars)
+
+    @property
     def repeatable(self) -> bool:
         """Return True for kwargs given once per item (lr_lambda, schedulers)."""
         return self.kind in ("expr", "specs")
@@ -75,6 +102,7 @@ class KwargInfo:
             "expr": "EXPR",
             "specs": "SPEC",
             "str": "TEXT",
+            "literal": "LITERAL",
             "auto": "VALUE",
         }[self.kind]
 
@@ -99,6 +127,8 @@ def kwarg_from_annotation(name: str, annotation: str, default: Any = REQUIRED) -
         kind = "expr"
     elif any("Scheduler" in p for p in parts):
         kind = "specs"
+    elif any(re.match(r"(dict|Dict|Mapping|tuple|Tuple)\b", p) for p in parts):
+        kind = "literal"  # a Python literal: {'min_lr': 1e-5}, (0.9, 0.99)
     elif set(parts) in ({"int"}, {"float"}, {"bool"}, {"str"}):
         kind = parts[0]  # type: ignore[assignment]
     elif any(re.fullmatch(r"(list|List|Sequence|Iterable|tuple)\[int.*\]", p) for p in parts):
@@ -114,6 +144,17 @@ def kwarg_from_annotation(name: str, annotation: str, default: Any = REQUIRED) -
     else:
         kind = "auto"
     return KwargInfo(name, annotation, default, kind, choices, optional)
+
+
+def is_sequence_annotation(annotation: str) -> bool:
+    """Return True when an annotation takes a list (``list[LRScheduler]``), not one item.
+
+    Example:
+        >>> is_sequence_annotation("list[LRScheduler]"), is_sequence_annotation("LRScheduler")
+        (True, False)
+    """
+    text = annotation.replace("typing.", "").replace(" ", "")
+    return bool(re.match(r"(Optional\[)?(list|List|Sequence|Iterable|tuple|Tuple)\[", text))
 
 
 def _kw(*items: tuple[str, str] | tuple[str, str, Any]) -> tuple[KwargInfo, ...]:
@@ -164,11 +205,14 @@ Events = list[tuple[int, str, str]]
 class Traits:
     """What is special about a scheduler family: data the spec, engine and checks read.
 
-    Traits are attached to a class *object* (``traits_for``), never to a name, so a
-    third-party class that happens to share a torch class's name gets none of them.
+    Traits are attached to a class or factory *object* (``traits_for``), never to a name,
+    so a third-party class that happens to share a torch class's name gets none of them.
 
     Attributes:
-        step_per: when the family's ``step()`` runs by default.
+        step_per: when the family's ``step()`` runs by default (or a function of the
+            kwargs, for frameworks whose scheduler says it: timm's ``t_in_epochs``).
+        step_rule: set when the framework's own loop fixes the stepping: why, for the
+            error that refuses a different ``--step-per``.
         from_run: kwargs the run options fill (OneCycleLR's epochs/steps_per_epoch).
         total_kwarg: the kwarg that sizes the whole run (OneCycleLR's total_steps).
         length: scheduler steps that show the whole schedule, or None if it has no end.
@@ -181,9 +225,20 @@ class Traits:
         metric: ``step(metric)``, as ReduceLROnPlateau.
         composite: ``"sequential"``/``"chained"`` for schedulers made of ``schedulers``.
         optimizer_keyword: the optimizer is passed as ``optimizer=`` after the schedulers.
+        fill: kwargs the framework's trainer fills from the run when they are not given,
+            as ``fill(spec, epochs, steps_per_epoch)`` (timm's ``updates_per_epoch``,
+            mmengine's ``end``).
+        defaults: kwarg defaults lrplot supplies (ignite's ``param_name='lr'``).
+        supplied: kwargs a base class fills itself (mmengine's ``param_name``): not options.
+        hidden: kwargs that make no sense here (logging switches, output lists).
+        units: ``(kwarg, unit)`` for the ``--help`` line of kwargs counted in steps.
+        returns_epochs: the factory returns ``(scheduler, num_epochs)`` and the run is
+            ``num_epochs`` epochs long (timm's ``create_scheduler_v2``).
+        family: the framework, for messages (``torch``, ``timm``, ...).
     """
 
-    step_per: StepPer = "epoch"
+    step_per: StepPer | Callable[[SpecView], StepPer] = "epoch"
+    step_rule: str | None = None
     from_run: tuple[str, ...] = ()
     total_kwarg: str | None = None
     length: Callable[[SpecView], int | None] | None = None
@@ -193,9 +248,28 @@ class Traits:
     climbs_after: str | None = None
     warmup: Literal["linear", "constant"] | None = None
     cyclic: bool = False
-    metric: bool = False
+    metric: bool | Callable[[SpecView], bool] = False
     composite: Literal["sequential", "chained"] | None = None
     optimizer_keyword: bool = False
+    fill: Callable[[SpecView, int, int], dict[str, Any]] | None = None
+    defaults: tuple[tuple[str, Any], ...] = ()
+    supplied: tuple[str, ...] = ()
+    hidden: tuple[str, ...] = ()
+    units: tuple[tuple[str, str], ...] = ()
+    returns_epochs: bool = False
+    family: str = "torch"
+
+    def default_step_per(self, spec: SpecView) -> StepPer:
+        """Return when this family's scheduler steps by default, for ``spec``'s kwargs."""
+        return self.step_per(spec) if callable(self.step_per) else self.step_per
+
+    def metric_driven(self, spec: SpecView) -> bool:
+        """Return True when ``spec``'s scheduler is stepped with a metric (plateau)."""
+        return self.metric(spec) if callable(self.metric) else self.metric
+
+    def unit(self, kwarg: str) -> str | None:
+        """Return the unit a kwarg is counted in (``scheduler steps``), or None."""
+        return dict(self.units).get(kwarg)
 
 
 NO_TRAITS = Traits()
@@ -262,27 +336,35 @@ def _twice_total_iters(s: SpecView) -> int:
     return 2 * (_int(s.get("total_iters")) or 0)
 
 
+def _steps(*keys: str, unit: str = SCHEDULER_STEPS) -> tuple[tuple[str, str], ...]:
+    return tuple((key, unit) for key in keys)
+
+
 #: torch class name -> its traits; attached to the class object by ``traits_for``.
 TORCH_TRAITS: dict[str, Traits] = {
     "StepLR": Traits(
+        units=_steps("step_size"),
         length=lambda s: max(DEFAULT_EPOCHS, 3 * (_int(s.get("step_size")) or 0)),
         length_kwargs=("step_size",),
         horizons=_horizon("step_size", "interval"),
         events=_step_events,
     ),
     "MultiStepLR": Traits(
+        units=_steps("milestones"),
         length=lambda s: max(DEFAULT_EPOCHS, -(-max(ints(s.get("milestones")) or [0]) * 5 // 4)),
         length_kwargs=("milestones",),
         horizons=_horizon("milestones", "milestones"),
         events=_multistep_events,
     ),
     "CosineAnnealingLR": Traits(
+        units=_steps("T_max"),
         length=lambda s: _int(s.get("T_max")),
         length_kwargs=("T_max",),
         horizons=_horizon("T_max", "decay"),
         climbs_after="T_max",
     ),
     "CosineAnnealingWarmRestarts": Traits(
+        units=_steps("T_0"),
         length=_sgdr_length,
         length_kwargs=("T_0", "T_mult"),
         horizons=_horizon("T_0", "cycle"),
@@ -290,6 +372,7 @@ TORCH_TRAITS: dict[str, Traits] = {
         cyclic=True,
     ),
     "CyclicLR": Traits(
+        units=_steps("step_size_up", "step_size_down"),
         step_per="iter",
         length=_cyclic_length,
         length_kwargs=("step_size_up", "step_size_down"),
@@ -297,6 +380,7 @@ TORCH_TRAITS: dict[str, Traits] = {
         cyclic=True,
     ),
     "OneCycleLR": Traits(
+        units=_steps("total_steps"),
         step_per="iter",
         from_run=("epochs", "steps_per_epoch"),
         total_kwarg="total_steps",
@@ -304,22 +388,28 @@ TORCH_TRAITS: dict[str, Traits] = {
         length_kwargs=("total_steps",),
         horizons=lambda s: _horizon("total_steps", "decay")(s) if s.get("total_steps") else [],
     ),
-    "ReduceLROnPlateau": Traits(metric=True),
+    "ReduceLROnPlateau": Traits(units=_steps("patience", "cooldown"), metric=True),
     "ConstantLR": Traits(
-        length=_twice_total_iters, length_kwargs=("total_iters",), warmup="constant"
+        units=_steps("total_iters"),
+        length=_twice_total_iters,
+        length_kwargs=("total_iters",),
+        warmup="constant",
     ),
     "LinearLR": Traits(
+        units=_steps("total_iters"),
         length=_twice_total_iters,
         length_kwargs=("total_iters",),
         horizons=_linear_horizons,
         warmup="linear",
     ),
     "PolynomialLR": Traits(
+        units=_steps("total_iters"),
         length=lambda s: _int(s.get("total_iters")),
         length_kwargs=("total_iters",),
         horizons=_horizon("total_iters", "decay"),
     ),
     "SequentialLR": Traits(
+        units=_steps("milestones"),
         length=_sequential_length,
         length_kwargs=("milestones",),
         events=_phase_events,
@@ -333,25 +423,370 @@ TORCH_TRAITS: dict[str, Traits] = {
 }
 
 
+# --------------------------------------------------------------------------- frameworks
+# Each family's traits are keyed by "module:attribute" of the defining module and matched by
+# the identity of that object (looked up in sys.modules: the plug-in's import loaded it).
+
+
+def _first(value: Any) -> Any:
+    """Return the first nested spec of a ``specs`` kwarg (a list of specs), or None."""
+    return value[0] if isinstance(value, (list, tuple)) and value else None
+
+
+def _sub_horizon(value: Any) -> int:
+    sub = _first(value)
+    return (sub.horizon() if sub is not None and hasattr(sub, "horizon") else None) or 0
+
+
+# transformers: the Trainer steps the scheduler after every optimizer step.
+_HF_UNITS = _steps(
+    "num_warmup_steps",
+    "num_training_steps",
+    "num_decay_steps",
+    "num_stable_steps",
+    "timescale",
+    unit=OPTIMIZER_STEPS,
+)
+
+
+def _hf_length(s: SpecView) -> int | None:
+    total = _int(s.get("num_training_steps"))
+    if total is None and s.get("num_decay_steps") is not None:  # warmup-stable-decay
+        parts = [
+            _int(s.get(k)) for k in ("num_warmup_steps", "num_stable_steps", "num_decay_steps")
+        ]
+        total = sum(parts) if None not in parts else None  # type: ignore[arg-type]
+    return total or None
+
+
+_HF = Traits(
+    step_per="iter",
+    length=_hf_length,
+    horizons=lambda s: (
+        _horizon("num_training_steps", "decay")(s) if s.get("num_training_steps") else []
+    ),
+    units=_HF_UNITS,
+    family="transformers",
+)
+#: the Trainer steps ReduceLROnPlateau and GreedyLR after each evaluation (with its metric).
+_HF_METRIC = replace(_HF, step_per="epoch", length=None, horizons=None, metric=True)
+_HF_METRIC_NAMES = ("reduce_lr_on_plateau", "greedy")
+_HF_FACTORIES = (
+    "get_constant_schedule",
+    "get_constant_schedule_with_warmup",
+    "get_linear_schedule_with_warmup",
+    "get_cosine_schedule_with_warmup",
+    "get_cosine_with_hard_restarts_schedule_with_warmup",
+    "get_polynomial_decay_schedule_with_warmup",
+    "get_inverse_sqrt_schedule",
+    "get_cosine_with_min_lr_schedule_with_warmup",
+    "get_cosine_with_min_lr_schedule_with_warmup_lr_rate",
+    "get_wsd_schedule",
+)
+
+# timm: train.py calls step_update(num_updates) after every optimizer update and
+# step(epoch + 1, metric) after every epoch; t_in_epochs decides which one moves the lr.
+_TIMM_RULE = (
+    "timm's train script calls step_update() after every optimizer update and step(epoch) "
+    "after every epoch, and t_in_epochs decides which one moves the lr"
+)
+_TIMM_T = "epochs (updates when t_in_epochs=false)"
+
+
+def _timm_step_per(s: SpecView) -> StepPer:
+    return "iter" if s.get("t_in_epochs") is False else "epoch"
+
+
+def _timm_cycles(s: SpecView) -> int | None:
+    """Return the steps of a cosine/tanh/poly scheduler's cycles (its get_cycle_length())."""
+    t, mul = _int(s.get("t_initial")), s.get("cycle_mul") or 1.0
+    cycles = max(1, _int(s.get("cycle_limit")) or 1)
+    if t is None:
+        return None
+    length = t * cycles if mul == 1 else math.floor(-t * (mul**cycles - 1) / (1 - mul))
+    return length + (_int(s.get("warmup_t")) or 0) * bool(s.get("warmup_prefix"))
+
+
+def _timm(**changes: Any) -> Traits:
+    base = Traits(
+        step_per=_timm_step_per,
+        step_rule=_TIMM_RULE,
+        units=_steps("t_initial", "warmup_t", "decay_t", "patience_t", "cooldown_t", unit=_TIMM_T),
+        family="timm",
+    )
+    return replace(base, **changes)
+
+
+def _timm_v2_step_per(s: SpecView) -> StepPer:
+    return "iter" if s.get("step_on_epochs") is False else "epoch"
+
+
+# pytorch-ignite: the handler is fired by Events.ITERATION_STARTED, before every iteration.
+_IGNITE_RULE = "an ignite Engine fires the handler at the start of every iteration"
+_IGNITE = Traits(
+    step_per="iter",
+    step_rule=_IGNITE_RULE,
+    defaults=(("param_name", "lr"),),
+    hidden=("save_history", "output_simulated_values"),
+    units=_steps("cycle_size", "warmup_duration", "durations", unit="iterations"),
+    family="ignite",
+)
+
+
+def _piecewise_length(s: SpecView) -> int | None:
+    points = s.get("milestones_values") or []
+    last = ints([p[0] for p in points if isinstance(p, (list, tuple)) and p])
+    return -(-max(last) * 5 // 4) if last else None
+
+
+def _concat_length(s: SpecView) -> int | None:
+    subs = s.get("schedulers") or []
+    tail = (subs[-1].horizon() if subs and hasattr(subs[-1], "horizon") else None) or 0
+    return sum(ints(s.get("durations"))) + tail or None
+
+
+# mmengine: ParamSchedulerHook steps by_epoch schedulers after every epoch, the others after
+# every iteration; the Runner gives a scheduler without `end` the run's length.
+_MM_RULE = "mmengine's runner steps it after every epoch when by_epoch=true, else every iteration"
+_MM_UNIT = "epochs (iterations when by_epoch=false)"
+_MM_INF = 1_000_000_000
+
+
+def _mm_step_per(s: SpecView) -> StepPer:
+    return "iter" if s.get("by_epoch") is False else "epoch"
+
+
+def _mm_length(s: SpecView) -> int | None:
+    end = _int(s.get("end"))
+    if end is not None and end < _MM_INF:
+        return end
+    t_max = _int(s.get("T_max")) or _int(s.get("total_steps"))
+    return (_int(s.get("begin")) or 0) + t_max if t_max else None
+
+
+def _mm_fill(s: SpecView, epochs: int, steps_per_epoch: int) -> dict[str, Any]:
+    end = _int(s.get("end"))
+    if end is not None and end < _MM_INF:
+        return {}
+    return {"end": epochs if _mm_step_per(s) == "epoch" else epochs * steps_per_epoch}
+
+
+_MM = Traits(
+    step_per=_mm_step_per,
+    step_rule=_MM_RULE,
+    length=_mm_length,
+    horizons=lambda s: _horizon("T_max", "decay")(s) if s.get("T_max") else [],
+    fill=_mm_fill,
+    units=_steps(
+        "begin",
+        "end",
+        "T_max",
+        "T_0",
+        "total_steps",
+        "step_size",
+        "milestones",
+        "patience",
+        "cooldown",
+        unit=_MM_UNIT,
+    ),
+    family="mmengine",
+)
+
+# DeepSpeed: the engine steps the scheduler after every optimizer step.
+_DS_RULE = "the DeepSpeed engine steps it after every optimizer step"
+_DS = Traits(
+    step_per="iter",
+    step_rule=_DS_RULE,
+    units=_steps(
+        "total_num_steps",
+        "warmup_num_steps",
+        "cycle_first_step_size",
+        "cycle_second_step_size",
+        "decay_step_size",
+        "lr_range_test_step_size",
+        unit=OPTIMIZER_STEPS,
+    ),
+    family="DeepSpeed",
+)
+
+
+def _ds_cycle(s: SpecView) -> int | None:
+    first = _int(s.get("cycle_first_step_size")) or 0
+    second = _int(s.get("cycle_second_step_size")) or first
+    return 2 * (first + second) or None
+
+
+#: "module:attribute" of a framework's scheduler class or factory -> its traits.
+FRAMEWORK_TRAITS: dict[str, Traits] = {
+    **{f"transformers.optimization:{name}": _HF for name in _HF_FACTORIES},
+    "transformers.optimization:get_scheduler": replace(
+        _HF,
+        metric=lambda s: s.get("name") in _HF_METRIC_NAMES,
+        step_per=lambda s: "epoch" if s.get("name") in _HF_METRIC_NAMES else "iter",
+    ),
+    "transformers.optimization:get_reduce_on_plateau_schedule": _HF_METRIC,
+    "transformers.optimization:get_greedy_schedule": _HF_METRIC,
+    "transformers.optimization:GreedyLR": _HF_METRIC,
+    "timm.scheduler.cosine_lr:CosineLRScheduler": _timm(length=_timm_cycles, cyclic=False),
+    "timm.scheduler.tanh_lr:TanhLRScheduler": _timm(length=_timm_cycles),
+    "timm.scheduler.poly_lr:PolyLRScheduler": _timm(length=_timm_cycles),
+    "timm.scheduler.wsd_lr:WSDLRScheduler": _timm(
+        length=lambda s: (_int(s.get("t_initial")) or 0) + (_int(s.get("warmup_t")) or 0) or None
+    ),
+    "timm.scheduler.step_lr:StepLRScheduler": _timm(
+        length=lambda s: max(DEFAULT_EPOCHS, 3 * (_int(s.get("decay_t")) or 0))
+    ),
+    "timm.scheduler.multistep_lr:MultiStepLRScheduler": _timm(
+        length=lambda s: max(DEFAULT_EPOCHS, -(-max(ints(s.get("decay_t")) or [0]) * 5 // 4))
+    ),
+    "timm.scheduler.plateau_lr:PlateauLRScheduler": _timm(metric=True),
+    "timm.scheduler.scheduler:Scheduler": _timm(),
+    "timm.scheduler.scheduler_factory:create_scheduler_v2": _timm(
+        step_per=_timm_v2_step_per,
+        step_rule=_TIMM_RULE.replace("t_in_epochs", "step_on_epochs"),
+        fill=lambda s, epochs, spe: {"updates_per_epoch": spe},
+        hidden=("updates_per_epoch",),  # --steps-per-epoch gives it, as train.py does
+        returns_epochs=True,
+        metric=lambda s: s.get("sched") == "plateau",
+        units=_steps(
+            "num_epochs",
+            "decay_epochs",
+            "decay_milestones",
+            "cooldown_epochs",
+            "patience_epochs",
+            "warmup_epochs",
+            unit="epochs",
+        ),
+    ),
+    "ignite.handlers.param_scheduler:CyclicalScheduler": replace(
+        _IGNITE,
+        length=lambda s: (
+            (_int(s.get("cycle_size")) or 0) + (_int(s.get("warmup_duration")) or 0) or None
+        ),
+        horizons=_horizon("cycle_size", "cycle"),
+        cyclic=True,
+    ),
+    "ignite.handlers.param_scheduler:PiecewiseLinear": replace(_IGNITE, length=_piecewise_length),
+    "ignite.handlers.param_scheduler:ConcatScheduler": replace(_IGNITE, length=_concat_length),
+    "ignite.handlers.param_scheduler:LRScheduler": replace(
+        _IGNITE, length=lambda s: _sub_horizon(s.get("lr_scheduler")) or None
+    ),
+    "ignite.handlers.param_scheduler:create_lr_scheduler_with_warmup": replace(
+        _IGNITE,
+        length=lambda s: (
+            (_int(s.get("warmup_duration")) or 0) + _sub_horizon(s.get("lr_scheduler"))
+        ),
+    ),
+    "ignite.handlers.param_scheduler:ParamGroupScheduler": replace(
+        _IGNITE,
+        length=lambda s: (
+            max([sub.horizon() or 0 for sub in s.get("schedulers") or []] or [0]) or None
+        ),
+    ),
+    "ignite.handlers.param_scheduler:ReduceLROnPlateauScheduler": replace(
+        _IGNITE, step_per="epoch", step_rule=None, metric=True
+    ),
+    "ignite.handlers.param_scheduler:ParamScheduler": _IGNITE,
+    "mmengine.optim.scheduler.lr_scheduler:LRSchedulerMixin": replace(
+        _MM, supplied=("param_name",)
+    ),
+    "mmengine.optim.scheduler.momentum_scheduler:MomentumSchedulerMixin": replace(
+        _MM, supplied=("param_name",)
+    ),
+    "mmengine.optim.scheduler.param_scheduler:ReduceOnPlateauParamScheduler": replace(
+        _MM, metric=True
+    ),
+    "mmengine.optim.scheduler.param_scheduler:_ParamScheduler": _MM,
+    "deepspeed.runtime.lr_schedules:WarmupDecayLR": replace(
+        _DS,
+        length=lambda s: _int(s.get("total_num_steps")),
+        horizons=_horizon("total_num_steps", "decay"),
+    ),
+    "deepspeed.runtime.lr_schedules:WarmupCosineLR": replace(
+        _DS,
+        length=lambda s: _int(s.get("total_num_steps")),
+        horizons=_horizon("total_num_steps", "decay"),
+    ),
+    "deepspeed.runtime.lr_schedules:WarmupLR": replace(
+        _DS, length=lambda s: 2 * max(2, _int(s.get("warmup_num_steps")) or 1000)
+    ),
+    "deepspeed.runtime.lr_schedules:OneCycle": replace(_DS, length=_ds_cycle),
+    "deepspeed.runtime.lr_schedules:LRRangeTest": _DS,
+}
+
+#: "module:attribute" of objects that look like schedulers but are not -> why lrplot refuses.
+NOT_SCHEDULERS: dict[str, str] = {
+    "torch.optim.optimizer:Optimizer": (
+        "it is an optimizer, not a scheduler; schedule-free optimizers change the lr inside "
+        "optimizer.step(), so there is no schedule for lrplot to show"
+    ),
+    "schedulefree.wrap_schedulefree:ScheduleFreeWrapper": (
+        "schedule-free optimizers change the lr inside optimizer.step(); there is no "
+        "schedule for lrplot to show"
+    ),
+    "pytorch_warmup.base:BaseWarmup": (
+        "pytorch_warmup's warmups are dampeners that scale another scheduler's lr inside "
+        "'with warmup.dampening():'; they are not schedulers lrplot can step"
+    ),
+    "transformers.optimization:AdafactorSchedule": (
+        "AdafactorSchedule is a proxy that reports the lr Adafactor computes inside its own "
+        "step(); there is no schedule for lrplot to show"
+    ),
+    "transformers.optimization:get_adafactor_schedule": (
+        "it returns AdafactorSchedule, a proxy for the lr Adafactor computes inside its own "
+        "step(); there is no schedule for lrplot to show"
+    ),
+}
+
+
+def _lookup(key: str) -> Any:
+    """Return the object named ``module:attribute`` if its module is already imported."""
+    module, _, attr = key.partition(":")
+    found = sys.modules.get(module)
+    return getattr(found, attr, None) if found is not None else None
+
+
+def _match(obj: Any, table: dict[str, Any]) -> Any:
+    """Return the entry of ``table`` whose object is ``obj`` or (for classes) a base of it."""
+    chain = obj.__mro__ if isinstance(obj, type) else (obj,)
+    objects = [(_lookup(key), value) for key, value in table.items()]
+    for klass in chain:
+        for target, value in objects:
+            if target is not None and klass is target:
+                return value
+    return None
+
+
 def traits_for(obj: Any) -> Traits:
     """Return the traits of a scheduler class or factory object (``NO_TRAITS`` if unknown).
 
-    A class gets a torch family's traits only if it *is* that torch class or a subclass
-    of it, matched by identity along its MRO. The torch module is looked up in
-    ``sys.modules`` only: a class that subclasses torch's has already imported it.
+    A class gets a family's traits only if it *is* that class or a subclass of it, and a
+    factory only if it is that very function, matched by identity (a class's MRO from the
+    most derived class up). The framework modules are looked up in ``sys.modules`` only:
+    loading the plug-in has already imported them.
 
     Example:
         >>> traits_for(object) is NO_TRAITS
         True
     """
     torch_module = sys.modules.get(TORCH_MODULE)
-    if torch_module is None or not isinstance(obj, type):
-        return NO_TRAITS
-    for klass in obj.__mro__:
-        for name, traits in TORCH_TRAITS.items():
-            if klass is getattr(torch_module, name, None):
-                return traits
-    return NO_TRAITS
+    if torch_module is not None and isinstance(obj, type):
+        for klass in obj.__mro__:
+            for name, traits in TORCH_TRAITS.items():
+                if klass is getattr(torch_module, name, None):
+                    return traits
+    found = _match(obj, FRAMEWORK_TRAITS)
+    return found if found is not None else NO_TRAITS
+
+
+def refusal(obj: Any) -> str | None:
+    """Return why lrplot cannot show ``obj`` (an optimizer, a warmup dampener), or None.
+
+    Example:
+        >>> refusal(object) is None
+        True
+    """
+    return _match(obj, NOT_SCHEDULERS)
 
 
 @dataclass(frozen=True)
@@ -367,6 +802,15 @@ class SchedulerInfo:
     traits: Traits = NO_TRAITS
     #: the loaded object of a plug-in (None for the built-ins, loaded by the engine).
     obj: Any = field(default=None, compare=False, repr=False)
+    #: the parameter that takes the optimizer; None when there is none (ignite's
+    #: ``LRScheduler`` reaches it through the scheduler it wraps).
+    optimizer_arg: str | None = "optimizer"
+    #: pass the optimizer first, by position (else by its name).
+    optimizer_positional: bool = True
+    #: the signature ends in ``**kwargs`` that lrplot cannot resolve: any ``--key value``.
+    extra_kwargs: bool = False
+    #: ``(kwarg, description)`` from a plug-in's docstring (the built-ins' are read lazily).
+    docs: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def builtin(self) -> bool:
@@ -377,11 +821,6 @@ class SchedulerInfo:
     def target(self) -> str:
         """Return the ``module:Name`` path of the class."""
         return f"{self.module}:{self.cls}"
-
-    @property
-    def step_per(self) -> StepPer:
-        """Return the default stepping of this scheduler."""
-        return self.traits.step_per
 
     @property
     def from_run(self) -> tuple[str, ...]:

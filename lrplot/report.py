@@ -669,6 +669,7 @@ def gallery_report(run: Any) -> RenderableType:
         Text.assemble(("error: ", "bold red"), message)
         for message in [*run.problems, *run.failures]
     ]
+    parts += [Text.assemble(("skipped: ", "yellow"), message) for message in run.skipped]
     if run.check:
         if not run.stale and not run.missing and not run.foreign:
             parts.append(Text(f"{run.out_dir} is up to date ({run.produced} files match)", "green"))
@@ -714,5 +715,6 @@ def gallery_report(run: Any) -> RenderableType:
             )
     bad = run.total - run.rendered
     summary = f"rendered {run.rendered} of {run.total} entries" + (f"; {bad} failed" if bad else "")
+    summary += f"; {len(run.skipped)} skipped" if run.skipped else ""
     parts.append(Text(summary, "bold red" if bad else "bold green"))
     return Group(*parts)

@@ -46,6 +46,9 @@ class Schedule:
         metric_name: the metric's name (its CSV column), for the axis label.
         metric_given: rows of the run covered by a metric given as data, when it is shorter
             than the run (the rest repeats its last value); None otherwise.
+        horizon: the optimizer step where the scheduler's own schedule ends, as the built
+            object reports it (a framework's ``num_training_steps``, ``total_num_steps``,
+            ``get_cycle_length()``, ``end``); None when it does not say.
     """
 
     lr: np.ndarray
@@ -62,6 +65,7 @@ class Schedule:
     length_from: str = ""
     metric_name: str = "metric"
     metric_given: int | None = None
+    horizon: int | None = None
 
     def __post_init__(self) -> None:
         self.lr = np.asarray(self.lr, dtype=np.float64)

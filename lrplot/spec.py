@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import ast
 import math
 import re
 import shlex
@@ -92,6 +93,11 @@ class ScheduleSpec:
     def traits(self) -> Traits:
         """Return the scheduler family's traits (empty for an unknown plug-in)."""
         return self.info.traits
+
+    @property
+    def metric_driven(self) -> bool:
+        """Return True when the scheduler is stepped with a metric (ReduceLROnPlateau)."""
+        return self.traits.metric_driven(self)
 
     @property
     def groups(self) -> int:
@@ -200,9 +206,40 @@ def display_value(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def literal_text(value: Any) -> str:
+    """Return a value as a Python literal that ``ast.literal_eval`` reads back.
+
+    Strings take double quotes, so the shell quotes the whole with single ones.
+
+    Example:
+        >>> literal_text({"num_decay_steps": 200, "ratios": (0.5, 1.0)})
+        '{"num_decay_steps": 200, "ratios": (0.5, 1.0)}'
+    """
+    if isinstance(value, dict):
+        return (
+            "{" + ", ".join(f"{literal_text(k)}: {literal_text(v)}" for k, v in value.items()) + "}"
+        )
+    if isinstance(value, tuple):
+        inner = ", ".join(literal_text(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, list):
+        return "[" + ", ".join(literal_text(v) for v in value) + "]"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)
+
+
+def _nested(value: Any) -> bool:
+    return isinstance(value, dict) or (
+        isinstance(value, (list, tuple)) and any(isinstance(v, (list, tuple, dict)) for v in value)
+    )
+
+
 def _cli_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if _nested(value):
+        return literal_text(value)
     if isinstance(value, (list, tuple)):
         return ",".join(_cli_value(v) for v in value)
     if isinstance(value, ScheduleSpec):
@@ -215,6 +252,8 @@ def _cli_value(value: Any) -> str:
 
 
 def _spec_value(value: Any) -> str:
+    if _nested(value):
+        return repr(literal_text(value))
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(_spec_value(v) for v in value) + "]"
     if isinstance(value, ScheduleSpec) or hasattr(value, "source"):
@@ -281,6 +320,10 @@ def parse_value(kw: KwargInfo, raw: Any, scheduler: str = "") -> Any:
 def _parse_value(kw: KwargInfo, raw: Any, scheduler: str, what: str) -> Any:
     if (kw.optional and isinstance(raw, str) and raw.strip().lower() == "none") or raw is None:
         return None
+    if isinstance(raw, str) and (
+        kw.kind == "literal" or (kw.kind == "auto" and raw.strip()[:1] in ("[", "{", "("))
+    ):
+        return _literal(raw, what)
     if kw.kind == "expr":
         return [_expression(item) for item in (raw if isinstance(raw, list) else [raw])]
     if kw.kind == "specs":
@@ -344,6 +387,16 @@ def _check_nested(sub: ScheduleSpec, what: str) -> None:
             "command, not to a nested SPEC",
             hint="give them once, e.g. --warmup or --epochs on the command line",
         )
+
+
+def _literal(text: str, what: str) -> Any:
+    """Parse a Python literal (numbers, strings, lists, tuples, dicts); never ``eval``."""
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        raise UsageError(
+            f"{what} expects a Python literal such as {{'min_lr': 1e-5}} or [1, 2], got {text!r}"
+        ) from None
 
 
 def _auto(text: str) -> Any:
@@ -410,6 +463,8 @@ def make_spec(
             run.setdefault(key, raw)
             continue
         kw = info.kwarg(key)
+        if kw is None and info.extra_kwargs:  # f(optimizer, **kwargs): typed by its text
+            kw = KwargInfo(key, "", kind="auto")
         if kw is None:
             known = [k.name for k in info.cli_kwargs]
             hint = registry.suggest(key, known + list(RUN_KEYS))
@@ -425,7 +480,8 @@ def make_spec(
             raise UsageError(
                 f"{name} --{key} must be at least 1, got {typed[key]}", key=key, value=raw
             )
-    typed = {kw.name: typed[kw.name] for kw in info.kwargs if kw.name in typed}  # as --help
+    ordered = {kw.name: typed[kw.name] for kw in info.kwargs if kw.name in typed}  # as --help
+    typed = ordered | {k: v for k, v in typed.items() if k not in ordered}  # **kwargs extras
     missing = [k for k in info.required if k not in typed]
     if missing:
         flags = " ".join(f"--{m} {info.kwarg(m).metavar}" for m in missing)  # type: ignore[union-attr]
@@ -447,15 +503,38 @@ def _apply_run(spec: ScheduleSpec, run: Mapping[str, Any]) -> ScheduleSpec:
     spec = replace(spec, **changes)
     _check_groups(spec)
     traits = spec.traits
-    if spec.warmup and (traits.composite or traits.metric):
+    if spec.warmup and (traits.composite or spec.metric_driven):
         raise UsageError(
             f"--warmup cannot wrap {spec.info.cls}: torch's SequentialLR does not support it",
             hint="drop --warmup"
-            if traits.metric
+            if spec.metric_driven
             else "put a linear SPEC first in --schedulers instead",
             key="warmup",
         )
+    if spec.warmup and traits.step_rule is not None:
+        raise UsageError(
+            f"--warmup wraps torch schedulers in SequentialLR; {spec.info.cls} is a "
+            f"{traits.family} scheduler",
+            hint="use its own warmup kwargs",
+            key="warmup",
+        )
+    _check_step_rule(spec)
     return spec
+
+
+def _check_step_rule(spec: ScheduleSpec) -> None:
+    """Refuse a ``--step-per`` that the scheduler's framework would never use."""
+    traits = spec.traits
+    if spec.step_per is None or traits.step_rule is None:
+        return
+    usual = traits.default_step_per(spec)
+    if spec.step_per != usual:
+        unit = "epoch" if usual == "epoch" else "iteration"
+        raise UsageError(
+            f"{spec.info.cls} is stepped once per {unit} here: {traits.step_rule}",
+            hint="drop --step-per; change the scheduler's own kwargs to change its stepping",
+            key="step_per",
+        )
 
 
 def _run_value(key: str, value: Any) -> Any:
@@ -519,11 +598,7 @@ def _check_groups(spec: ScheduleSpec) -> None:
         kw = spec.info.kwarg(key)
         if kw is None:
             continue
-        if (
-            kw.kind in ("floats", "expr")
-            and isinstance(value, list)
-            and len(value) not in (1, spec.groups)
-        ):
+        if kw.per_group and isinstance(value, list) and len(value) not in (1, spec.groups):
             raise UsageError(
                 f"{spec.scheduler} --{key} has {len(value)} values for {spec.groups} param "
                 f"group(s)",
@@ -582,7 +657,7 @@ def _sub_horizon(spec: ScheduleSpec) -> int:
 def _resolve(spec: ScheduleSpec, budget: int | None = None) -> ScheduleSpec:
     """Fill in defaults; ``budget`` is how many scheduler steps a nested scheduler gets."""
     traits = spec.traits
-    step_per: StepPer = spec.step_per or traits.step_per
+    step_per: StepPer = spec.step_per or traits.default_step_per(spec)
     epochs = spec.epochs
     length_from = spec.length_from or GIVEN
     if epochs is None:
@@ -598,6 +673,9 @@ def _resolve(spec: ScheduleSpec, budget: int | None = None) -> ScheduleSpec:
     n_sched = epochs if step_per == "epoch" else epochs * spec.steps_per_epoch
     avail = budget if budget is not None else n_sched - spec.warmup
     kwargs = dict(spec.kwargs)
+    if traits.fill is not None:  # what the framework's trainer passes when it is not given
+        for key, value in traits.fill(spec, epochs, spec.steps_per_epoch).items():
+            kwargs.setdefault(key, value)
     total = traits.total_kwarg
     if total and not kwargs.get(total):
         if budget is None and not spec.warmup:

@@ -276,7 +276,40 @@ TRIGGERS: list[tuple[str, str, str, dict[str, Any], list[str], list[str]]] = [
 ]
 
 # (code, SPEC, run options): a close run that must not trigger the check.
+HF_STYLE = "tests.plugins_fixture:warmup_then_decay:num_warmup_steps=2,num_training_steps=20"
+TRIGGERS += [
+    (
+        "run-vs-horizon",
+        "warning",
+        HF_STYLE,
+        {"epochs": 10},
+        ["stops at optimizer step 10", "ends at step 20", "50%"],
+        ["--epochs 20"],
+    ),
+    (
+        "run-vs-horizon",
+        "warning",
+        HF_STYLE,
+        {"epochs": 8, "steps_per_epoch": 4, "step_per": "iter"},
+        ["ends at optimizer step 20", "goes on to step 32", "last 12 steps"],
+        ["--epochs 5"],
+    ),
+    (
+        "run-length-assumed",
+        "warning",
+        "tests.plugins_fixture:Stepper",
+        {},
+        ["no --epochs", "default of 100 epochs", "no horizon lrplot knows"],
+        ["--epochs"],
+    ),
+]
+
 NON_TRIGGERS: list[tuple[str, str, dict[str, Any]]] = [
+    ("run-vs-horizon", HF_STYLE, {"epochs": 20}),
+    ("run-vs-horizon", HF_STYLE, {"epochs": 5, "steps_per_epoch": 4, "step_per": "iter"}),
+    ("run-vs-horizon", "tests.plugins_fixture:Stepper", {"epochs": 7}),
+    ("run-length-assumed", "tests.plugins_fixture:Stepper", {"epochs": 100}),
+    ("run-length-assumed", "exp:gamma=0.9", {}),
     ("cosine-short-tmax", "cosine:T_max=150", {"epochs": 150}),
     ("cosine-short-tmax", "cosine:T_max=149", {"epochs": 150}),
     ("cosine-short-tmax", "cosine:T_max=140", {"epochs": 150, "warmup": 10}),
@@ -407,6 +440,7 @@ def test_checks_have_one_line_explanations() -> None:
         "lr-ends-at-start",
         "lr-near-zero-long",
         "metric-shorter-than-run",
+        "run-vs-horizon",
         "run-length-assumed",
     ]
     for code, text in CHECKS.items():

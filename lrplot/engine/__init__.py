@@ -1,11 +1,12 @@
-"""The stepping engine: build the real torch scheduler and record what each step uses.
+"""The stepping engine: build the real scheduler and record what each step uses.
 
-This is the only module that imports torch (lazily, inside functions). It follows the
+This is the only package that imports torch (lazily, inside functions). It follows the
 canonical training loop of DESIGN §1 exactly, minus two things that cannot change the
 curve: ``optimizer.step()`` (the lr lives in ``param_groups`` and no scheduler reads the
 parameters) and the ``torch._dynamo`` import that the first optimizer of a process pays
 (see ``_dynamo_import_deferred``). ``tests/test_engine.py`` proves the arrays equal the
-canonical loop's for every scheduler.
+canonical loop's for every scheduler. Schedulers of other frameworks (timm, ignite,
+mmengine, DeepSpeed) are stepped by their framework's own rules: ``protocols``.
 
 Example:
     >>> from lrplot import simulate
@@ -17,24 +18,28 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lrplot.engine.protocols import Protocol, TorchProtocol, protocol_for
 from lrplot.errors import ExpressionError, LrplotError, SimulationError, UsageError
 from lrplot.metric import metric_length, metric_name, metric_source, metric_values
+from lrplot.registry import is_sequence_annotation
 from lrplot.schedule import Event, Schedule
 from lrplot.spec import ScheduleSpec, coerce_spec
 
 Progress = Callable[[int, int], None]
 _CHUNK = 1 << 15
-#: torch's reminder that lr_scheduler.step() came before optimizer.step(); lrplot skips
-#: optimizer.step() on purpose (it cannot change the lr), so the reminder does not apply.
-_ORDER_WARNING = r"Detected call of `lr_scheduler.step\(\)` before `optimizer.step\(\)`"
+#: torch's (and mmengine's) reminder that scheduler.step() came before optimizer.step();
+#: lrplot skips optimizer.step() on purpose (it cannot change the lr), so it does not apply.
+_ORDER_WARNING = r"Detected call of `(lr_)?scheduler.step\(\)` before `optimizer.step\(\)`"
 
 
 def simulate(spec: ScheduleSpec | str, *, progress: Progress | None = None, **run: Any) -> Schedule:
@@ -57,27 +62,92 @@ def simulate(spec: ScheduleSpec | str, *, progress: Progress | None = None, **ru
         [0.1, 0.1, 0.05, 0.05]
     """
     given = coerce_spec(spec, **run)
-    spec = given.resolved()
+    spec = resolve(given)
     optimizer = build_optimizer(spec)
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, _logged() as logged:
         warnings.simplefilter("always")
         warnings.filterwarnings("ignore", message=_ORDER_WARNING)
-        scheduler = build_scheduler(spec, optimizer)
-        schedule = _step(spec, optimizer, scheduler, progress)
+        protocol = build_protocol(spec, optimizer)
+        schedule = _step(spec, optimizer, protocol, progress)
     schedule.title = given.to_command()
     _check_finite(schedule)
+    who = "torch" if spec.info.builtin else spec.traits.family
     notes = sorted({str(w.message).splitlines()[0] for w in caught})
-    schedule.notes[:0] = [f"torch: {n}" for n in notes]
+    schedule.notes[:0] = [f"{who}: {n}" for n in notes] + logged
+    if given.epochs is None and protocol.run_epochs is not None:
+        schedule.notes.append(
+            f"run length: {protocol.run_epochs} epochs, the num_epochs that "
+            f"{spec.info.cls} returned"
+        )
+    schedule.horizon = protocol.horizon(spec.steps_per_epoch)
     schedule.events = _events(spec, schedule)
     reductions = [e.step for e in schedule.events if e.kind == "reduce"]
-    if spec.traits.metric:
+    if protocol.metric:
         where = ", ".join(map(str, reductions[:8])) + (" ..." if len(reductions) > 8 else "")
         schedule.notes.append(
-            f"ReduceLROnPlateau reduced the lr {len(reductions)} "
+            f"{spec.info.cls} reduced the lr {len(reductions)} "
             + ("time" if len(reductions) == 1 else "times")
             + (f" (at steps {where})" if reductions else "")
         )
     return schedule
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = f"{record.name}: {record.getMessage().strip().splitlines()[0]}"
+        if line not in self.lines:
+            self.lines.append(line)
+
+
+@contextlib.contextmanager
+def _logged() -> Iterator[list[str]]:
+    """Turn what frameworks log while a scheduler is built and stepped into notes.
+
+    DeepSpeed, for one, logs warnings to stdout, where ``-o -`` writes the CSV. While the
+    block runs, every logger's handlers are replaced by one that collects the lines.
+    """
+    collect = _Collect()
+    lines: list[str] = []
+    loggers = [logging.getLogger()] + [
+        lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
+    ]
+    saved = [(lg, lg.handlers[:]) for lg in loggers if lg.handlers]
+    for lg, _ in saved:
+        lg.handlers = [collect]
+    try:
+        yield lines
+    finally:
+        for lg, handlers in saved:
+            lg.handlers = handlers
+        lines.extend(collect.lines)
+
+
+def resolve(spec: ScheduleSpec) -> ScheduleSpec:
+    """Return the spec with every default filled in, its run length included.
+
+    Like ``ScheduleSpec.resolved``; and when no ``--epochs`` is given and the factory
+    returns the run length with the scheduler (timm's ``create_scheduler_v2`` returns
+    ``(scheduler, num_epochs)``), it is built once to read that length.
+
+    Example:
+        >>> resolve(coerce_spec("cosine:T_max=20")).epochs
+        20
+    """
+    resolved = spec.resolved()
+    if spec.epochs is not None or not spec.traits.returns_epochs:
+        return resolved
+    optimizer = build_optimizer(resolved)
+    with warnings.catch_warnings(), _logged():
+        warnings.simplefilter("ignore")
+        protocol = build_protocol(resolved, optimizer)
+    if protocol.run_epochs is None:
+        return resolved
+    epochs = max(1, protocol.run_epochs)
+    return replace(spec, epochs=epochs, length_from="num_epochs").resolved()
 
 
 def _check_finite(schedule: Schedule) -> None:
@@ -178,11 +248,22 @@ def _first_line(exc: BaseException) -> str:
 
 
 def build_scheduler(spec: ScheduleSpec, optimizer: Any) -> Any:
-    """Return the torch scheduler for a resolved spec, built on ``optimizer``.
+    """Return the scheduler object for a resolved spec, built on ``optimizer``.
 
     Nested ``schedulers`` share the optimizer (as torch requires); ``--warmup N`` wraps
     the result as ``SequentialLR([LinearLR(...), scheduler], milestones=[N])``, the
-    warmup built first, as a training script would write it.
+    warmup built first, as a training script would write it. A factory's tuple is
+    unwrapped to the scheduler in it.
+    """
+    return build_protocol(spec, optimizer).scheduler
+
+
+def build_protocol(spec: ScheduleSpec, optimizer: Any) -> Protocol:
+    """Build the scheduler for a resolved spec and return the protocol that steps it.
+
+    Raises:
+        UsageError: the kwargs were rejected, or the object is no scheduler lrplot can
+            step, or it drives another optimizer.
     """
     from torch.optim import lr_scheduler
 
@@ -197,38 +278,88 @@ def build_scheduler(spec: ScheduleSpec, optimizer: Any) -> Any:
         end_factor=1.0,
         total_iters=spec.warmup,
     )
-    main = _build_one(spec, optimizer)
-    return _call_torch(what, lr_scheduler.SequentialLR, optimizer, [warm, main], [spec.warmup])
+    built = _build_one(spec, optimizer)
+    if not isinstance(built, TorchProtocol) or built.metric:
+        raise UsageError(
+            f"--warmup wraps torch schedulers in SequentialLR; {spec.info.cls} built a "
+            f"{type(built.scheduler).__name__}",
+            hint="use the scheduler's own warmup kwargs",
+            key="warmup",
+        )
+    main = built.scheduler
+    wrapped = _call_torch(what, lr_scheduler.SequentialLR, optimizer, [warm, main], [spec.warmup])
+    return TorchProtocol(wrapped, spec.step_per or "epoch")
 
 
-def _build_one(spec: ScheduleSpec, optimizer: Any) -> Any:
+def _build_one(spec: ScheduleSpec, optimizer: Any) -> Protocol:
     from torch.optim import lr_scheduler
 
     info = spec.info
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {k: v for k, v in info.traits.defaults if info.kwarg(k)}
     for key, value in spec.kwargs.items():
+        kw = info.kwarg(key)
         if key == "lr_lambda":
             value = value[0] if len(value) == 1 else list(value)
-        elif key == "schedulers":
-            value = [_build_one(sub, optimizer) for sub in value]
+        elif kw is not None and kw.kind == "specs":
+            value = [_build_one(sub, optimizer).scheduler for sub in value]
+            if not is_sequence_annotation(kw.annotation):
+                if len(value) != 1:
+                    raise UsageError(
+                        f"{spec.scheduler} --{key} takes one scheduler, got {len(value)}", key=key
+                    )
+                value = value[0]
         kwargs[key] = value
     factory = getattr(lr_scheduler, info.cls) if info.builtin else info.obj
     who = "torch" if info.builtin else spec.scheduler
     if info.traits.optimizer_keyword:
-        scheduler = _call_torch(info.cls, factory, kwargs["schedulers"], optimizer=optimizer)
+        made = _call_torch(info.cls, factory, kwargs["schedulers"], optimizer=optimizer)
+    elif info.optimizer_arg is None:
+        made = _call_torch(info.cls, factory, who=who, **kwargs)
+    elif info.optimizer_positional:
+        made = _call_torch(info.cls, factory, optimizer, who=who, **kwargs)
     else:
-        scheduler = _call_torch(info.cls, factory, optimizer, who=who, **kwargs)
-    if not callable(getattr(scheduler, "step", None)):
-        raise UsageError(
-            f"'{spec.scheduler}' did not return an LR scheduler (got {type(scheduler).__name__})"
-        )
-    if getattr(scheduler, "optimizer", None) is not optimizer:
+        kwargs[info.optimizer_arg] = optimizer
+        made = _call_torch(info.cls, factory, who=who, **kwargs)
+    protocol = _protocol(spec, made)
+    if protocol.optimizer is not optimizer:
         raise UsageError(f"'{spec.scheduler}' returned a scheduler built on another optimizer")
-    return scheduler
+    return protocol
+
+
+def _protocol(spec: ScheduleSpec, made: Any) -> Protocol:
+    """Return the protocol of what a class or factory returned (a tuple is unwrapped)."""
+    step_per = spec.step_per or "epoch"
+    parts = list(made) if isinstance(made, tuple) else [made]
+    found = [(p, protocol_for(p, step_per)) for p in parts]
+    steppable = [(p, proto) for p, proto in found if proto is not None]
+    if len(steppable) != 1:
+        got = (
+            type(made).__name__
+            if not isinstance(made, tuple)
+            else ("(" + ", ".join(type(p).__name__ for p in parts) + ")")
+        )
+        raise UsageError(
+            f"'{spec.scheduler}' did not return an LR scheduler lrplot can step (got {got})",
+            hint="lrplot steps torch, timm, ignite, mmengine and DeepSpeed schedulers",
+        )
+    protocol = steppable[0][1]
+    if spec.traits.returns_epochs:
+        counts = [p for p in parts if isinstance(p, int) and not isinstance(p, bool)]
+        protocol.run_epochs = counts[0] if counts else None
+    return protocol
 
 
 def _step(
-    spec: ScheduleSpec, optimizer: Any, scheduler: Any, progress: Progress | None
+    spec: ScheduleSpec, optimizer: Any, protocol: Protocol, progress: Progress | None
+) -> Schedule:
+    """Step the scheduler as its framework does; record what each optimizer step uses."""
+    if protocol.fast:
+        return _step_torch(spec, optimizer, protocol.scheduler, protocol.metric, progress)
+    return _step_framework(spec, optimizer, protocol, progress)
+
+
+def _step_torch(
+    spec: ScheduleSpec, optimizer: Any, scheduler: Any, plateau: bool, progress: Progress | None
 ) -> Schedule:
     """Run the canonical loop; record lr and momentum before each scheduler step."""
     spe = spec.steps_per_epoch
@@ -240,7 +371,6 @@ def _step(
     beta = spec.optimizer != "sgd"
     lr_rows = np.empty((len(groups), n))
     mom_rows = np.empty((len(groups), n))
-    plateau = spec.traits.metric
     metric = None
     given: int | None = None
     if plateau:
@@ -299,6 +429,95 @@ def _step(
         at = done * (spe if per_epoch else 1)
         schedule.notes.append(f"{spec.info.cls} stopped at step {at} of {total}: {error}")
     return schedule
+
+
+def _step_framework(
+    spec: ScheduleSpec, optimizer: Any, protocol: Protocol, progress: Progress | None
+) -> Schedule:
+    """Run the training loop of DESIGN §1 with the framework's calls around each step."""
+    spe = spec.steps_per_epoch
+    epochs = spec.epochs
+    assert epochs is not None
+    total = epochs * spe
+    per_epoch = protocol.step_per == "epoch"
+    groups = optimizer.param_groups
+    beta = spec.optimizer != "sgd"
+    lr_rows = np.empty((len(groups), total))
+    mom_rows = np.empty((len(groups), total))
+    metric = None
+    given: int | None = None
+    n_sched = epochs if per_epoch else total
+    if protocol.metric:
+        values, _ = metric_values(spec.metric, n_sched)  # a short metric: diagnose warns
+        metric = np.asarray(values, dtype=np.float64)
+        given = metric_length(spec.metric)
+    done, error = total, None
+    chunk = max(1, _CHUNK // spe)
+    for first in range(0, epochs, chunk):
+        last = min(epochs, first + chunk)
+        try:
+            _loop_framework(protocol, groups, lr_rows, mom_rows, beta, metric, first, last, spe)
+        except _Stopped as stopped:
+            done, error = stopped.at, stopped.error
+            break
+        if progress is not None:
+            progress(last * spe, total)
+    lr = lr_rows[:, :done].T
+    mom = mom_rows[:, :done].T
+    if done > 0 and bool(np.all(mom == mom[0])):
+        mom = np.broadcast_to(mom[0].copy(), mom.shape)
+    if metric is not None:
+        metric = (np.repeat(metric, spe) if per_epoch else metric)[:done]
+    schedule = Schedule(
+        lr=lr,
+        steps_per_epoch=spe,
+        momentum=mom,
+        metric=metric,
+        name=spec.name,
+        title=spec.to_command(),
+        momentum_name="beta1" if beta else "momentum",
+        step_per=protocol.step_per,
+        planned_steps=total,
+        length_from=spec.length_from or "",
+    )
+    if protocol.metric:
+        schedule.metric_name = metric_name(spec.metric)
+        source = metric_source(spec.metric)
+        if source:
+            schedule.notes.append(source)
+        if given is not None and given < n_sched:
+            schedule.metric_given = given * (spe if per_epoch else 1)
+    if error is not None:
+        schedule.notes.append(f"{spec.info.cls} stopped at step {done} of {total}: {error}")
+    return schedule
+
+
+def _loop_framework(
+    protocol: Protocol,
+    groups: list[dict[str, Any]],
+    lr_rows: np.ndarray,
+    mom_rows: np.ndarray,
+    beta: bool,
+    metric: np.ndarray | None,
+    first: int,
+    last: int,
+    spe: int,
+) -> None:
+    before, after, end = protocol.before_step, protocol.after_step, protocol.after_epoch
+    per_epoch = protocol.step_per == "epoch"
+    i = first * spe
+    try:
+        for epoch in range(first, last):
+            for _ in range(spe):
+                before(i)
+                for g, group in enumerate(groups):
+                    lr_rows[g, i] = group["lr"]
+                    mom_rows[g, i] = group["betas"][0] if beta else group["momentum"]
+                after(i, None if metric is None or per_epoch else float(metric[i]))
+                i += 1
+            end(epoch, None if metric is None or not per_epoch else float(metric[epoch]))
+    except Exception as exc:
+        raise _fail(i, exc) from exc
 
 
 class _Stopped(Exception):
@@ -368,12 +587,12 @@ def _loop_metric(
 
 def _events(spec: ScheduleSpec, schedule: Schedule) -> list[Event]:
     """Return the decays, restarts, phase changes and reductions worth marking."""
-    unit = spec.steps_per_epoch if spec.step_per == "epoch" else 1
+    unit = spec.steps_per_epoch if schedule.step_per == "epoch" else 1
     n_sched = schedule.n // unit
     traits = spec.traits
     # in scheduler steps after any warmup
     found = list(traits.events(spec, n_sched)) if traits.events is not None else []
-    if traits.metric:
+    if schedule.metric is not None:
         drops = np.flatnonzero(np.any(np.diff(schedule.lr[::unit], axis=0) < 0, axis=1)) + 1
         found += [(int(k), "reduce", "reduce") for k in drops]
     found = [(k + spec.warmup, kind, label) for k, kind, label in found]
@@ -385,4 +604,11 @@ def _events(spec: ScheduleSpec, schedule: Schedule) -> list[Event]:
     return events
 
 
-__all__ = ["build_optimizer", "build_scheduler", "simulate"]
+__all__ = [
+    "build_optimizer",
+    "build_protocol",
+    "build_scheduler",
+    "protocol_for",
+    "resolve",
+    "simulate",
+]

@@ -23,6 +23,7 @@ starting with a dot, unique ignoring case) to one of three kinds of entry::
         epochs: 150              # run options, as in defaults (plus metric for plateau)
         title: T_max shorter than the run
         description: One sentence for README.md and index.html.
+        requires: [timm]         # skip the entry (and say so) where a package is missing
       three-ways:                # a comparison: SPEC strings and/or mappings
         compare:
           - cosine:T_max=100
@@ -103,6 +104,7 @@ class GalleryRun:
 
     Attributes:
         problems: located messages of the entries the config could not build.
+        skipped: located messages of the entries whose ``requires:`` is not installed.
         failures: located messages of the entries that failed to render.
         written / unchanged: files replaced in DIR, and those already current.
         foreign: images in DIR that this config does not produce (left alone; with
@@ -122,6 +124,7 @@ class GalleryRun:
     written: list[str] = field(default_factory=list)
     unchanged: int = 0
     foreign: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     produced: int = 0
@@ -175,7 +178,14 @@ def run(
     staging = tempfile.mkdtemp(prefix="lrplot-gallery-")
     os.mkdir(os.path.join(staging, THUMBS))
     workers = min(jobs, len(gallery.entries))
-    outcome = GalleryRun(out_dir, gallery.total, 0, check, problems=list(gallery.problems))
+    outcome = GalleryRun(
+        out_dir,
+        gallery.total,
+        0,
+        check,
+        problems=list(gallery.problems),
+        skipped=list(gallery.skipped),
+    )
     try:
         with _pool(workers) if workers > 1 else contextlib.nullcontext() as pool:
             results = _render_all(gallery.entries, chosen, staging, pool, progress)

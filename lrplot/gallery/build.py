@@ -107,6 +107,27 @@ class Gallery:
     problems: list[str]
     formats: tuple[str, ...] | None = None
     total: int = 0
+    #: located messages of the entries skipped because a package they need is missing.
+    skipped: list[str] = field(default_factory=list)
+
+
+class _Skip(Exception):
+    """An entry whose ``requires:`` names a package that is not installed."""
+
+
+def _missing(packages: list[str] | None) -> list[str]:
+    """Return the packages of ``requires:`` that cannot be imported here."""
+    import importlib.util
+
+    missing = []
+    for package in packages or []:
+        try:
+            found = importlib.util.find_spec(package) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(package)
+    return missing
 
 
 def _info(scheduler: str, path: Path_) -> Any:
@@ -162,7 +183,7 @@ def _sub(item: Any, path: Path_) -> ScheduleSpec:
 
 def _check_metric(spec: ScheduleSpec, path: Path_) -> None:
     """Refuse a metric given to a scheduler other than plateau, or one that cannot be read."""
-    if not spec.traits.metric:
+    if not spec.metric_driven:
         raise _Problem(
             (*path, "metric"),
             f"only plateau (ReduceLROnPlateau) uses a metric; {spec.scheduler} ignores it",
@@ -245,6 +266,9 @@ def _entry(name: str, raw: Any, defaults: Any, source: _Source) -> Entry:
             "an entry needs scheduler: (a schedule or sweep) or compare: (a list of schedules)",
         )
     data = _validate(_Compare if "compare" in raw else _Single, raw, path)
+    missing = _missing(data.requires)
+    if missing:
+        raise _Skip(f"needs {', '.join(missing)}, which is not installed here")
     run = {
         k: v
         for layer in (defaults, data)
@@ -314,7 +338,7 @@ def _compare_entry(entry: Entry, data: _Compare, run: dict[str, Any], path: Path
             raise _Problem(
                 ipath, f"a compare item is a SPEC string or a mapping, got {_kind(item)}"
             )
-        if not spec.traits.metric:
+        if not spec.metric_driven:
             spec.metric = None  # the entry's metric is for its plateau items
         spec.label = spec.label or word
         specs.append(spec)
@@ -431,6 +455,9 @@ def _load_text(text: str, label: str) -> Gallery:
             seen[name.lower()] = name
             with _at(path):
                 gallery.entries.append(_entry(name, raw, defaults, source))
+        except _Skip as skip:
+            gallery.total -= 1
+            gallery.skipped.append(f"{source.where(path, at_key=True)}: entry '{name}': {skip}")
         except _Problem as problem:
             gallery.problems.extend(_format(source, problem, name))
     return gallery

@@ -463,6 +463,7 @@ class _Common(_Run, _Look):  # type: ignore[valid-type, misc]
     title: str | None = None
     description: str | None = None
     metric: _Metric = None
+    requires: list[str] | None = None
 
 
 class _Single(_Common, _Sub):

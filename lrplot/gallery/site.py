@@ -72,7 +72,7 @@ def _readme(
         "",
         f"Rendered by `lrplot gallery` from `{config_name}`: {len(entries)} "
         f"entr{'y' if len(entries) == 1 else 'ies'}. Each curve is the learning rate that "
-        "every optimizer step uses, taken from the real `torch.optim.lr_scheduler` class "
+        "every optimizer step uses, taken from the real scheduler class "
         "stepped like a training loop. Do not edit: regenerate with `lrplot gallery`.",
         "",
         f"![contact sheet]({SHEET})" if entries else "_No entry rendered._",
