@@ -151,7 +151,7 @@ class ScheduleSpec:
     @property
     def length_given(self) -> bool:
         """Return True when the run length is the user's (``--epochs``), not lrplot's guess."""
-        return self.epochs is not None and self.length_from in (None, GIVEN)
+        return self.epochs is not None and self.length_from in (None, GIVEN, RETURNED)
 
     def to_spec_string(self) -> str:
         """Return the SPEC form, e.g. ``cosine:T_max=150``."""
@@ -622,6 +622,9 @@ def horizon(spec: ScheduleSpec) -> int | None:
 
 #: ``length_from`` of a run whose length the user gave (``--epochs``, ``epochs=``).
 GIVEN = "--epochs"
+#: ``length_from`` of a run as long as the factory said the training runs (timm's
+#: ``create_scheduler_v2`` returns ``num_epochs``, which its train script uses as is).
+RETURNED = "num_epochs"
 #: ``length_from`` of a run of ``DEFAULT_EPOCHS`` because nothing said how long it is.
 DEFAULT = "default"
 #: ``length_from`` of a ReduceLROnPlateau run as long as the metric data.

@@ -33,7 +33,7 @@ from lrplot.errors import ExpressionError, LrplotError, SimulationError, UsageEr
 from lrplot.metric import metric_length, metric_name, metric_source, metric_values
 from lrplot.registry import is_sequence_annotation
 from lrplot.schedule import Event, Schedule
-from lrplot.spec import ScheduleSpec, coerce_spec
+from lrplot.spec import RETURNED, ScheduleSpec, coerce_spec
 
 Progress = Callable[[int, int], None]
 _CHUNK = 1 << 15
@@ -147,7 +147,7 @@ def resolve(spec: ScheduleSpec) -> ScheduleSpec:
     if protocol.run_epochs is None:
         return resolved
     epochs = max(1, protocol.run_epochs)
-    return replace(spec, epochs=epochs, length_from="num_epochs").resolved()
+    return replace(spec, epochs=epochs, length_from=RETURNED).resolved()
 
 
 def _check_finite(schedule: Schedule) -> None:
