@@ -427,7 +427,8 @@ def gallery(
         typer.Option(
             "--format",
             metavar="png,svg",
-            help="Image formats to write. Default: the config's, else png,svg.",
+            help="Formats to write: png svg pdf, html (interactive pages). Default: the "
+            "config's, else png,svg.",
         ),
     ] = None,
     check: Annotated[
