@@ -234,6 +234,19 @@ def run_options(*, spec: bool | None = None) -> tuple[Option, ...]:
     return tuple(o for o in RUN if spec is None or o.spec == spec)
 
 
+def page_options() -> tuple[Option, ...]:
+    """Return the options an interactive page (``lrplot explore``) offers as fields.
+
+    The run keys of a spec, and the display options of a YAML entry except ``annotate``
+    (it draws the diagnostics on an image; the page always lists them).
+
+    Example:
+        >>> [o.name for o in page_options()][-3:]
+        ['log', 'x', 'momentum']
+    """
+    return run_options(spec=True) + tuple(o for o in DISPLAY if o.yaml and o.name != "annotate")
+
+
 def option(name: str) -> Option:
     """Return the option called ``name``."""
     return BY_NAME[name]

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import inspect
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ import numpy as np
 
 from lrplot.errors import ExpressionError, LrplotError, SimulationError, UsageError
 from lrplot.metric import metric_values
+from lrplot.plugins import scheduler_info
 from lrplot.schedule import Event, Schedule
 from lrplot.spec import ScheduleSpec, coerce_spec
 
@@ -134,6 +136,21 @@ def _dynamo_import_deferred(cls: type) -> Iterator[None]:
         for inner in patched:
             with contextlib.suppress(AttributeError):
                 delattr(inner, "__dynamo_disable")
+
+
+def scheduler_doc(scheduler: str) -> str:
+    """Return the docstring of a scheduler's class or factory (its ``Args:`` explain the kwargs).
+
+    Example:
+        >>> "T_max" in scheduler_doc("cosine")
+        True
+    """
+    info = scheduler_info(scheduler)
+    if info.builtin:
+        from torch.optim import lr_scheduler
+
+        return inspect.getdoc(getattr(lr_scheduler, info.cls)) or ""
+    return inspect.getdoc(info.obj) or ""
 
 
 def build_optimizer(spec: ScheduleSpec) -> Any:
@@ -376,4 +393,4 @@ def _events(spec: ScheduleSpec, schedule: Schedule) -> list[Event]:
     return events
 
 
-__all__ = ["build_optimizer", "build_scheduler", "simulate"]
+__all__ = ["build_optimizer", "build_scheduler", "scheduler_doc", "simulate"]
