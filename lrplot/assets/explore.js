@@ -17,7 +17,7 @@
   let ctl = null;
   let seq = 0;
   let timer = 0;
-  const timings = { last: null, runs: 0 };
+  const timings = { last: null, runs: 0, answers: 0 }; // runs: curves drawn; answers: + errors
 
   // ------------------------------------------------------------------ small helpers
   function el(tag, cls, text) {
@@ -253,6 +253,7 @@
       return;
     }
     if (my !== seq || !answer || answer.type === 'C') return;
+    timings.answers++;
     if (answer.type === 'E') {
       showError(answer.error);
       status(current ? 'showing the last valid curve' : '', 'bad');
