@@ -35,25 +35,27 @@
     return out;
   }
 
-  // zlib stream -> exactly `size` bytes, read into one buffer
-  async function inflate(bytes, size) {
+  // independently deflated parts (base64) -> exactly `size` bytes, read into one buffer
+  async function inflate(parts, size) {
     if (typeof DecompressionStream !== 'function') {
       throw new Error('this browser cannot read the data (it needs DecompressionStream: ' +
         'Chrome 80+, Firefox 113+, Safari 16.4+)');
     }
-    const ds = new DecompressionStream('deflate');
-    const w = ds.writable.getWriter();
-    w.write(bytes);
-    w.close();
     const out = new Uint8Array(size);
-    const rd = ds.readable.getReader();
     let o = 0;
-    for (;;) {
-      const { value, done } = await rd.read();
-      if (done) break;
-      if (o + value.length > size) throw new Error('data longer than announced');
-      out.set(value, o);
-      o += value.length;
+    for (const part of parts) {
+      const ds = new DecompressionStream('deflate');
+      const w = ds.writable.getWriter();
+      w.write(b64bytes(part));
+      w.close();
+      const rd = ds.readable.getReader();
+      for (;;) {
+        const { value, done } = await rd.read();
+        if (done) break;
+        if (o + value.length > size) throw new Error('data longer than announced');
+        out.set(value, o);
+        o += value.length;
+      }
     }
     if (o !== size) throw new Error('data shorter than announced');
     return out;
@@ -97,10 +99,9 @@
   async function decodeCurve(c) {
     if (c.codec === 'f64') return c.y; // the explorer sends raw arrays
     const n = c.n;
-    const raw = b64bytes(c.data);
     const y = new Float64Array(n);
     if (c.codec === 'dd') {
-      const bytes = await inflate(raw, 2 * n + 8 * c.exc);
+      const bytes = await inflate(c.data, 2 * n + 8 * c.exc);
       const u32 = new Uint32Array(y.buffer);
       const exc = new Uint32Array(2 * c.exc);
       unshuffle64(bytes, 2 * n, c.exc, exc);
@@ -118,7 +119,7 @@
       undelta64(u32, n, c.order);
     } else if (c.codec === 'rle') {
       const R = c.runs;
-      const bytes = await inflate(raw, 12 * R);
+      const bytes = await inflate(c.data, 12 * R);
       const vals = new Float64Array(R);
       const v32 = new Uint32Array(vals.buffer);
       unshuffle64(bytes, 0, R, v32);
@@ -142,8 +143,8 @@
   async function decodeEvents(ev) {
     if (!ev || !ev.count) return [];
     const n = ev.count;
-    const gaps = await inflate(b64bytes(ev.steps), 4 * n);
-    const which = await inflate(b64bytes(ev.which), 2 * n);
+    const gaps = await inflate(ev.steps, 4 * n);
+    const which = await inflate(ev.which, 2 * n);
     const g = new DataView(gaps.buffer);
     const w = new DataView(which.buffer);
     const out = new Array(n);
