@@ -159,7 +159,7 @@ class DisplayOptions:
     out: list[str] | None = _opt(
         None,
         "texts",
-        "Write .png .svg .pdf .csv .json (repeatable); '-' writes CSV to "
+        "Write .png .svg .pdf .csv .json .html (repeatable); '-' writes CSV to "
         "stdout. Default: SCHEDULER.png.",
         metavar="PATH",
         short="-o",

@@ -518,7 +518,7 @@
       if (!c.show) return;
       const v = c.y[s];
       html += '<div class="r" data-curve="' + i + '"><span class="lp-sw" style="background:' + c.color + '"></span>' +
-        esc(c.name) + '<span class="v">' + exact(v) + '</span></div>';
+        '<span class="n">' + esc(c.name) + '</span><span class="v">' + exact(v) + '</span></div>';
       const ok = v !== undefined && v === v && !(logY && c.kind === 'lr' && v <= 0);
       const py = ok ? self.valToPos(v, c.scale) : null;
       if (py == null || py < 0 || py > self.over.clientHeight) {
