@@ -31,6 +31,7 @@ import math
 import re
 import socket
 import struct
+import sys
 import threading
 import time
 import urllib.parse
@@ -285,6 +286,15 @@ def build_request(query: dict[str, list[str]], setup: Setup) -> pipeline.Request
         scheduler, kwargs, RunOptions(**run), DisplayOptions(**display)
     )
     request.max_steps = setup.max_steps
+    spec = request.specs[0]
+    steps = spec.resolved().n_steps
+    if spec.groups > 1 and steps <= setup.max_steps < steps * spec.groups // 2:
+        raise UsageError(
+            f"{steps:,} steps x {spec.groups} param groups is more than the explorer draws "
+            f"({2 * setup.max_steps:,} values)",
+            hint="use fewer groups or steps",
+            key="lr",
+        )
     return request
 
 
@@ -354,6 +364,10 @@ class Explorer:
                             self._cache.popitem(last=False)
         except LrplotError as exc:
             out.error = exc
+        except Superseded:
+            raise
+        except Exception as exc:  # a plug-in may fail in any way: say so, keep serving
+            out.error = LrplotError(f"unexpected {type(exc).__name__}: {exc}".splitlines()[0])
         out.server_ms = (time.perf_counter() - start) * 1e3
         return out
 
@@ -600,6 +614,7 @@ def allowed_hosts(port: int) -> set[str]:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # else ~40 ms of delayed ACK per keep-alive answer
+    timeout = 120  # seconds an idle connection may wait for its next request
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -620,7 +635,7 @@ class _Handler(BaseHTTPRequestHandler):
         if site is not None and site not in ("same-origin", "none"):
             self._plain(403, "cross-site request refused")
             return False
-        if int(self.headers.get("Content-Length") or 0) > 0:
+        if (self.headers.get("Content-Length") or "0").strip() != "0":
             self._plain(413, "requests carry no body")
             return False
         if len(self.path) > MAX_URL:
@@ -716,6 +731,12 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = False
     explorer: Explorer
     page: str
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore a page that went away; report anything else in one line, no traceback."""
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, (ConnectionError, TimeoutError)):
+            sys.stderr.write(f"lrplot explore: {type(exc).__name__}: {exc}\n")
 
 
 def make_server(setup: Setup, port: int = 0) -> tuple[_Server, str]:

@@ -381,6 +381,9 @@ def test_groups_and_steps_are_capped(served):
     assert client.ask(f"scheduler=cosine&T_max=5&lr={lrs}")["error"]["key"] == "lr"
     small = served(max_steps=100)
     assert small.ask("scheduler=cosine&T_max=50&steps_per_epoch=3")["error"]["key"] == "max_steps"
+    answer = small.ask("scheduler=cosine&T_max=90&lr=0.1,0.1,0.1")  # 270 values > 2 x 100
+    assert answer["error"]["key"] == "lr" and "param groups" in answer["error"]["message"]
+    assert small.ask("scheduler=cosine&T_max=90&lr=0.1,0.1")["type"] == "D"
 
 
 def test_a_newer_state_stops_the_older_computation(served):
@@ -445,6 +448,7 @@ def test_rejects_cross_site_requests_and_odd_ones(served):
     assert client.get("/", method="POST", body=b"x")[0] in (405, 413)
     assert client.get("/api/run", method="DELETE")[0] == 405
     assert client.get("/", {"Content-Length": "3"}, method="GET", body=b"abc")[0] == 413
+    assert client.get("/", {"Content-Length": "x"})[0] == 413
     assert client.get("/api/run?scheduler=cosine&T_max=" + "1" * explore.MAX_URL)[0] == 414
     many = "&".join(f"k{i}=1" for i in range(explore.MAX_FIELDS + 1))
     assert client.get("/api/run?" + many)[0] == 400
