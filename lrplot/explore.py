@@ -240,6 +240,10 @@ def _refuse_plugins(name: str, values: Sequence[str], setup: Setup) -> None:
 def build_request(query: dict[str, list[str]], setup: Setup) -> pipeline.Request:
     """Return the pipeline request of a page state; refuse what the page may not ask.
 
+    Example:
+        >>> build_request({"scheduler": ["cosine"], "T_max": ["9"]}, Setup([])).command
+        'lrplot cosine --T_max 9'
+
     Raises:
         UsageError: a bad value (its ``key`` names the field), an unknown field, a plug-in
             or a metric file the command line did not name, too many groups or steps.
@@ -533,17 +537,32 @@ def data_frame(answer: Answer) -> tuple[dict[str, Any], list[np.ndarray]]:
 
 
 def error_body(error: LrplotError) -> dict[str, Any]:
-    """Return the JSON of an error for the page (the field it is about, message, hint)."""
+    """Return the JSON of an error for the page (the field it is about, message, hint).
+
+    Example:
+        >>> error_body(UsageError("bad", key="T_max"))
+        {'key': 'T_max', 'message': 'bad', 'hint': None}
+    """
     return {"key": error.key, "message": error.message, "hint": error.hint}
 
 
 def frame(kind: bytes, body: bytes) -> bytes:
-    """Return one response frame: a type byte, the body length (uint32 LE), the body."""
+    """Return one response frame: a type byte, the body length (uint32 LE), the body.
+
+    Example:
+        >>> frame(b"P", b"{}")
+        b'P\\x02\\x00\\x00\\x00{}'
+    """
     return kind + struct.pack("<I", len(body)) + body
 
 
 def data_body(header: dict[str, Any], arrays: list[np.ndarray]) -> bytes:
-    """Return a data frame body: header length, JSON header, padding to 8, float64 arrays."""
+    """Return a data frame body: header length, JSON header, padding to 8, float64 arrays.
+
+    Example:
+        >>> len(data_body({"n": 1}, [np.zeros(1)]))  # 4 + 8 header bytes, pad 4, 8 data
+        24
+    """
     head = json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8")
     pad = -(4 + len(head)) % 8
     return b"".join(
@@ -744,6 +763,12 @@ def make_server(setup: Setup, port: int = 0) -> tuple[_Server, str]:
 
     Raises:
         LrplotError: the port cannot be bound.
+
+    Example:
+        >>> server, url = make_server(Setup([("scheduler", "cosine"), ("T_max", "9")]))
+        >>> url.startswith("http://127.0.0.1:") and url.endswith("/?scheduler=cosine&T_max=9")
+        True
+        >>> server.server_close()
     """
     try:
         server = _Server((setup.host, port), _Handler, bind_and_activate=False)
@@ -772,6 +797,10 @@ def serve(
 
     The first state is computed in the background right away, so the page's first answer
     does not wait for torch to load.
+
+    Example:
+        >>> serve(Setup([("scheduler", "cosine"), ("T_max", "9")]), ready=print)  # doctest: +SKIP
+        http://127.0.0.1:41187/?scheduler=cosine&T_max=9
     """
     server, url = make_server(setup, port)
     explorer = server.explorer

@@ -95,7 +95,13 @@ def curves(
 
 
 def events(schedules: Sequence[Schedule]) -> list[Event]:
-    """Return the events of every schedule, once each, by step."""
+    """Return the events of every schedule, once each, by step.
+
+    Example:
+        >>> a = Schedule(lr=np.ones(3), events=[Event(2, "decay", "×0.1")])
+        >>> [e.step for e in events([a, a])]
+        [2]
+    """
     return sorted({e for s in schedules for e in s.events}, key=lambda e: (e.step, e.kind, e.label))
 
 
@@ -287,7 +293,12 @@ def _notice() -> str:
 
 
 def library_text() -> str:
-    """Return the gallery's shared script: uPlot and the viewer, with uPlot's licence."""
+    """Return the gallery's shared script: uPlot and the viewer, with uPlot's licence.
+
+    Example:
+        >>> "Copyright (c) 2022 Leon Sorokin" in library_text()
+        True
+    """
     return (
         f"/*! {_notice()}\n*/\n"
         + _asset("uplot/uPlot.iife.min.js").strip()
@@ -309,7 +320,12 @@ def script_json(obj: Any) -> str:
 
 
 def viewer_markup(title: str, command: str) -> str:
-    """Return the viewer's elements: heading, toolbar, chart, legend and notes."""
+    """Return the viewer's elements: heading, toolbar, chart, legend and notes.
+
+    Example:
+        >>> '<h1 id="lp-title">a &lt;b&gt;</h1>' in viewer_markup("a <b>", "a <b>")
+        True
+    """
     esc = html.escape
     sub = command if command != title else ""
     return (
