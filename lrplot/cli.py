@@ -22,7 +22,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from lrplot import registry
 from lrplot.errors import LrplotError, UsageError
-from lrplot.options import DISPLAY, RUN, DisplayOptions, Option, RunOptions
+from lrplot.options import DISPLAY, RUN, DisplayOptions, Option, RunOptions, page_options
 
 KW = "Scheduler kwargs"
 EXAMPLES = {
@@ -307,16 +307,20 @@ def _extra_kwargs(name: str, words: list[str]) -> dict[str, str]:
     return found
 
 
-def _scheduler_command(name: str, check: bool = False) -> Any:
+def _scheduler_command(name: str, check: bool = False, explore: bool = False) -> Any:
     """Build the click command for one scheduler (its kwargs become options)."""
     from lrplot.plugins import scheduler_info
 
     info = scheduler_info(name)
     taken = {kw.name for kw in info.cli_kwargs}  # a plug-in kwarg wins over a run option
     options = [o for o in RUN + DISPLAY if o.check or not check]
+    if explore:
+        options = [o for o in RUN + DISPLAY if o.name in _EXPLORE_OPTIONS]
     params = [_kwarg_parameter(kw) for kw in info.cli_kwargs] + _parameters(options, taken)
     if info.extra_kwargs:
         params.append(_CTX)
+    if explore:
+        params[-1:-1] = _EXPLORE_PARAMS
 
     def command(**values: Any) -> None:
         kwargs = {k[3:]: _clean(v) for k, v in values.items() if k.startswith("kw_")}
@@ -324,15 +328,21 @@ def _scheduler_command(name: str, check: bool = False) -> Any:
         with _reported(values.get("debug", False)):
             if info.extra_kwargs:  # f(optimizer, **kwargs): any --key value
                 kwargs.update(_clean(_extra_kwargs(name, list(values["ctx"].args))))
-            (_check if check else _plot)(name, kwargs, run, display)
+            if explore:
+                _explore(name, kwargs, run, display, values["port"], values["no_browser"])
+            else:
+                (_check if check else _plot)(name, kwargs, run, display)
 
     required = " ".join(f"--{k} {info.kwarg(k).metavar}" for k in info.required)  # type: ignore[union-attr]
     example = EXAMPLES.get(info.name, f"lrplot {name} {required}".strip())
     if check:
         example = example.replace("lrplot ", "lrplot check ", 1)
+    if explore:
+        example = example.replace("lrplot ", "lrplot explore ", 1)
     doc = (
         f"{_markup_safe(info.summary)} ({info.cls})\n\n"
         + ("Run only the diagnostics; exit 1 if any warning fires.\n\n" if check else "")
+        + ("Explore it in the browser, starting from these values.\n\n" if explore else "")
         + f"Example: [bold]{example}[/]"
     )
     if info.extra_kwargs:
@@ -367,6 +377,7 @@ class SchedulerGroup(TyperGroup):
     """A group whose unknown command names resolve to schedulers and plug-ins."""
 
     check = False
+    explore = False
     _listing = False
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
@@ -401,7 +412,7 @@ class SchedulerGroup(TyperGroup):
             )
         if registry.is_plugin(cmd_name) or cmd_name.lower() in registry.BY_NAME:
             try:
-                return _scheduler_command(cmd_name, check=self.check)
+                return _scheduler_command(cmd_name, check=self.check, explore=self.explore)
             except LrplotError as error:
                 fail(error)
         return None
@@ -411,7 +422,7 @@ class SchedulerGroup(TyperGroup):
         name = args[0]
         command = self.get_command(ctx, name)
         if command is None and not name.startswith("-"):
-            fixed = super().list_commands(ctx) if not self.check else []
+            fixed = super().list_commands(ctx) if not (self.check or self.explore) else []
             fail(
                 UsageError(
                     f"unknown scheduler or command '{name}'",
@@ -455,6 +466,73 @@ check_app = typer.Typer(
 app.add_typer(check_app, name="check")
 
 
+class ExploreGroup(SchedulerGroup):
+    """``lrplot explore [SCHEDULER]``: the scheduler commands as a live page."""
+
+    explore = True
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        """List the schedulers."""
+        return [i.name for i in registry.SCHEDULERS]
+
+
+explore_app = typer.Typer(
+    cls=ExploreGroup,
+    help="Change a schedule in the browser and see the real curve redrawn at once: a local "
+    "page (127.0.0.1 only) with a form from the scheduler's signature, the diagnostics, pins "
+    "to compare, and the state in the URL. Ctrl-C stops it.\n\n"
+    "Example: [bold]lrplot explore onecycle --max_lr 0.1 --epochs 30 --steps-per-epoch 100[/]",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    invoke_without_command=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(explore_app, name="explore", rich_help_panel="Commands")
+
+#: the options of ``lrplot explore``: those its page offers, and the step limit.
+_EXPLORE_OPTIONS = {o.name for o in page_options()} | {"max_steps"}
+_PORT = inspect.Parameter(
+    "port",
+    inspect.Parameter.KEYWORD_ONLY,
+    default=0,
+    annotation=Annotated[
+        int,
+        typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1; 0 picks a free one."),
+    ],
+)
+_NO_BROWSER = inspect.Parameter(
+    "no_browser",
+    inspect.Parameter.KEYWORD_ONLY,
+    default=False,
+    annotation=Annotated[
+        bool, typer.Option("--no-browser", help="Print the URL instead of opening a browser.")
+    ],
+)
+_EXPLORE_PARAMS = [_PORT, _NO_BROWSER]
+
+
+@explore_app.callback()
+def explore_default(
+    ctx: typer.Context,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1; 0 picks a free one.")
+    ] = 0,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Print the URL instead of opening a browser.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", hidden=True, help="Show tracebacks.")] = False,
+) -> None:
+    """Explore a schedule in the browser (starts with cosine when no SCHEDULER is given).
+
+    Example: [bold]lrplot explore cosine --T_max 150[/]
+    """
+    if ctx.invoked_subcommand is None:
+        from lrplot.explore import DEFAULT_START
+
+        name, kwargs = DEFAULT_START
+        with _reported(debug):
+            _explore(name, dict(kwargs), RunOptions(), DisplayOptions(), port, no_browser)
+
+
 # --------------------------------------------------------------------------- actions
 
 
@@ -484,6 +562,33 @@ def _check(name: str, kwargs: dict[str, Any], run: RunOptions, display: DisplayO
     out.print(report.check_report(request.specs[0].to_command(), result.diagnostics))
     if result.warnings:
         raise typer.Exit(1)
+
+
+def _explore(
+    name: str,
+    kwargs: dict[str, Any],
+    run: RunOptions,
+    display: DisplayOptions,
+    port: int,
+    no_browser: bool,
+) -> None:
+    from lrplot import explore, report
+    from lrplot.options import DEFAULT_MAX_STEPS
+
+    setup = explore.Setup(
+        explore.initial_state(name, kwargs, run, display),
+        plugin=name if registry.is_plugin(name) else None,
+        max_steps=explore.MAX_STEPS if run.max_steps == DEFAULT_MAX_STEPS else run.max_steps,
+        metric_file=run.metric if run.metric and run.metric.strip().startswith("@") else None,
+    )
+    out = report.console()
+
+    def ready(url: str) -> None:
+        opened = not no_browser and explore.open_browser(url)
+        out.print(report.explore_banner(url, opened, setup.max_steps))
+
+    explore.serve(setup, port=port, ready=ready)
+    out.print(report.explore_stopped())
 
 
 # --------------------------------------------------------------------------- commands
@@ -590,7 +695,8 @@ def gallery(
         typer.Option(
             "--format",
             metavar="png,svg",
-            help="Image formats to write. Default: the config's, else png,svg.",
+            help="Formats to write: png svg pdf, html (interactive pages). Default: the "
+            "config's, else png,svg.",
         ),
     ] = None,
     check: Annotated[

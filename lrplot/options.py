@@ -162,7 +162,7 @@ class DisplayOptions:
     out: list[str] | None = _opt(
         None,
         "texts",
-        "Write .png .svg .pdf .csv .json (repeatable); '-' writes CSV to "
+        "Write .png .svg .pdf .csv .json .html (repeatable); '-' writes CSV to "
         "stdout. Default: SCHEDULER.png, named after the scheduler (lrplot exp writes "
         "exponential.png); no file with --term or --table.",
         metavar="PATH",
@@ -243,6 +243,19 @@ BY_NAME: dict[str, Option] = {o.name: o for o in RUN + DISPLAY}
 def run_options(*, spec: bool | None = None) -> tuple[Option, ...]:
     """Return the run options (only the SPEC run keys with ``spec=True``)."""
     return tuple(o for o in RUN if spec is None or o.spec == spec)
+
+
+def page_options() -> tuple[Option, ...]:
+    """Return the options an interactive page (``lrplot explore``) offers as fields.
+
+    The run keys of a spec, and the display options of a YAML entry except ``annotate``
+    (it draws the diagnostics on an image; the page always lists them).
+
+    Example:
+        >>> [o.name for o in page_options()][-3:]
+        ['log', 'x', 'momentum']
+    """
+    return run_options(spec=True) + tuple(o for o in DISPLAY if o.yaml and o.name != "annotate")
 
 
 def option(name: str) -> Option:

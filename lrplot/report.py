@@ -608,6 +608,23 @@ def interrupted() -> RenderableType:
     return Text.assemble(("interrupted", "bold red"), ": no partial file was left behind")
 
 
+def explore_banner(url: str, opened: bool, max_steps: int) -> RenderableType:
+    """Return what ``lrplot explore`` prints once it listens."""
+    return Group(
+        Text.assemble(("lrplot explore", "bold"), " is serving ", (url, "bold cyan")),
+        Text(
+            ("opened it in your browser; " if opened else "open it in a browser; ")
+            + f"runs of up to {max_steps:,} steps (--max-steps). Ctrl-C stops it.",
+            "dim",
+        ),
+    )
+
+
+def explore_stopped() -> RenderableType:
+    """Return the line printed when the explorer stops."""
+    return Text("explorer stopped", "dim")
+
+
 def progress_bar(out: Any) -> Any:
     """Return a ``pipeline.Progress`` factory drawing a bar on ``out`` for long runs."""
     import contextlib

@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import sys
 import warnings
@@ -31,6 +32,7 @@ import numpy as np
 from lrplot.engine.protocols import Protocol, TorchProtocol, protocol_for
 from lrplot.errors import ExpressionError, LrplotError, SimulationError, UsageError
 from lrplot.metric import metric_length, metric_name, metric_source, metric_values
+from lrplot.plugins import scheduler_info
 from lrplot.registry import is_sequence_annotation
 from lrplot.schedule import Event, Schedule
 from lrplot.spec import RETURNED, ScheduleSpec, coerce_spec
@@ -205,6 +207,21 @@ def _dynamo_import_deferred(cls: type) -> Iterator[None]:
         for inner in patched:
             with contextlib.suppress(AttributeError):
                 delattr(inner, "__dynamo_disable")
+
+
+def scheduler_doc(scheduler: str) -> str:
+    """Return the docstring of a scheduler's class or factory (its ``Args:`` explain the kwargs).
+
+    Example:
+        >>> "T_max" in scheduler_doc("cosine")
+        True
+    """
+    info = scheduler_info(scheduler)
+    if info.builtin:
+        from torch.optim import lr_scheduler
+
+        return inspect.getdoc(getattr(lr_scheduler, info.cls)) or ""
+    return inspect.getdoc(info.obj) or ""
 
 
 def build_optimizer(spec: ScheduleSpec) -> Any:
@@ -610,5 +627,6 @@ __all__ = [
     "build_scheduler",
     "protocol_for",
     "resolve",
+    "scheduler_doc",
     "simulate",
 ]
