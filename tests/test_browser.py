@@ -362,7 +362,9 @@ def test_explorer_url_reloads_the_same_state(browser, explorer):
         try:
             assert again.page.input_value("#f-milestones") == "20,40,60"
             assert again.page.input_value("#f-gamma") == "0.5"
-            assert again.page.input_value("#f-log") == "true" and again.js("() => lrplot.logY") is True
+            assert (
+                again.page.input_value("#f-log") == "true" and again.js("() => lrplot.logY") is True
+            )
             pinned = again.page.inner_text("#ex-pins")
             assert "pin 1: multistep:milestones=[30,80],gamma=0.5" in pinned
             after = again.curves()
