@@ -22,7 +22,15 @@ from typer.core import TyperCommand, TyperGroup
 
 from lrplot import registry
 from lrplot.errors import LrplotError, UsageError
-from lrplot.options import DISPLAY, RUN, DisplayOptions, Option, RunOptions
+from lrplot.options import (
+    DISPLAY,
+    RESUME,
+    RUN,
+    DisplayOptions,
+    Option,
+    ResumeOptions,
+    RunOptions,
+)
 
 KW = "Scheduler kwargs"
 EXAMPLES = {
@@ -125,6 +133,7 @@ _TYPES: dict[str, Any] = {
     "text": str,
     "metric": str,
     "texts": list[str],
+    "ints": list[int],
 }
 
 
@@ -314,6 +323,11 @@ def _scheduler_command(name: str, check: bool = False) -> Any:
     info = scheduler_info(name)
     taken = {kw.name for kw in info.cli_kwargs}  # a plug-in kwarg wins over a run option
     options = [o for o in RUN + DISPLAY if o.check or not check]
+    if check:
+        options = [
+            dataclasses.replace(o, help=_CHECK_OUT) if o.name == "out" else o for o in options
+        ]
+        options += RESUME
     params = [_kwarg_parameter(kw) for kw in info.cli_kwargs] + _parameters(options, taken)
     if info.extra_kwargs:
         params.append(_CTX)
@@ -324,7 +338,11 @@ def _scheduler_command(name: str, check: bool = False) -> Any:
         with _reported(values.get("debug", False)):
             if info.extra_kwargs:  # f(optimizer, **kwargs): any --key value
                 kwargs.update(_clean(_extra_kwargs(name, list(values["ctx"].args))))
-            (_check if check else _plot)(name, kwargs, run, display)
+            if check:
+                resume = ResumeOptions(**{o.name: values[o.name] for o in RESUME})
+                _check(name, kwargs, run, display, resume)
+            else:
+                _plot(name, kwargs, run, display)
 
     required = " ".join(f"--{k} {info.kwarg(k).metavar}" for k in info.required)  # type: ignore[union-attr]
     example = EXAMPLES.get(info.name, f"lrplot {name} {required}".strip())
@@ -474,13 +492,28 @@ def _plot(name: str, kwargs: dict[str, Any], run: RunOptions, display: DisplayOp
     _present(pipeline.schedule_request(name, kwargs, run, display))
 
 
-def _check(name: str, kwargs: dict[str, Any], run: RunOptions, display: DisplayOptions) -> None:
+def _check(
+    name: str,
+    kwargs: dict[str, Any],
+    run: RunOptions,
+    display: DisplayOptions,
+    resume: ResumeOptions | None = None,
+) -> None:
     from lrplot import pipeline, report
 
     request = pipeline.schedule_request(name, kwargs, run, display)
-    request.check = True
     out = report.console()
-    result = pipeline.run(request, progress=report.progress_bar(out), write=False)
+    if resume is not None and (resume.resume_at or resume.resume_epochs):
+        from lrplot import resume as resuming
+
+        done = resuming.check(request, resume)
+        out.print(report.resume_report(done))
+        raise typer.Exit(1 if done.failed else 0)
+    request.check = True
+    request.default_out = None
+    result = pipeline.run(request, progress=report.progress_bar(out), write=bool(display.out))
+    if result.written:
+        out.print(report.summary(result.flat[0], outputs=result.written, stats=False))
     out.print(report.check_report(request.specs[0].to_command(), result.diagnostics))
     if result.warnings:
         raise typer.Exit(1)
@@ -557,6 +590,10 @@ _COMPARE_ARGS = [
         ],
     ),
 ]
+_CHECK_OUT = (
+    "Write the plot (.png .svg .pdf; with --resume-at, the uninterrupted and the resumed "
+    "runs) or the data (.csv .json). Default: no file."
+)
 _COMPARE_OUT = (
     "Write .png .svg .pdf .csv .json (repeatable); '-' writes CSV to stdout. Default: "
     "compare.png; no file with --term or --table."

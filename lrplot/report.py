@@ -198,6 +198,62 @@ def check_report(command: str, diagnostics: Sequence[Any]) -> RenderableType:
     return Group(head, *lines)
 
 
+def resume_report(done: Any) -> RenderableType:
+    """Report ``lrplot check --resume-at``: each way of resuming, then the diagnostics.
+
+    The way the script resumes comes first (``✓`` or ``⚠`` with a fix); the other ways
+    follow as ``ℹ`` lines (what would happen), and ways that do not apply as ``–``.
+
+    Args:
+        done: a ``lrplot.resume.ResumeCheck``.
+    """
+    points = ", ".join(map(str, done.points))
+    head = Text.assemble(("checked ", "dim"), (done.command, "bold"))
+    after = _n(done.points[0], "step") if len(done.points) == 1 else f"{points} steps"
+    how = f"resumed after {after} from a checkpoint written by torch.save and read by torch.load"
+    if done.epochs is not None:
+        how += f", with a run length of {_n(done.epochs, 'epoch')}"
+        if done.changes:
+            how += " (" + ", ".join(map(str, done.changes)) + ")"
+    parts: list[RenderableType] = [head, Text(how, "dim")]
+    if done.written:
+        parts.append(Text.assemble(("wrote ", "green"), (", ".join(done.written), "bold")))
+    parts.extend(Text(f"note: {note}", "dim") for note in done.notes)
+    mine = [f for f in done.findings if f.selected]
+    others = [f for f in done.findings if not f.selected]
+    for f in mine:
+        parts += _finding_lines(f, "✓ " if f.status == "match" else "⚠ ", mine=True)
+    if others:
+        parts.append(Text(f"other ways to resume (your script: {done.style}):", "dim"))
+        for f in others:
+            mark = {"match": "✓ ", "differs": "ℹ ", "skipped": "– "}[f.status]
+            parts += _finding_lines(f, mark, mine=False)
+    if done.diagnostics:
+        parts += _diagnostic_lines(done.diagnostics)
+    verdict = (
+        Text("✗ the schedule does not survive this resume", "bold red")
+        if done.failed
+        else Text("✓ the schedule survives the resume", "green")
+    )
+    parts.append(verdict)
+    return Group(*parts)
+
+
+def _finding_lines(f: Any, mark: str, *, mine: bool) -> list[RenderableType]:
+    style = {"✓ ": "green", "⚠ ": "yellow", "ℹ ": "cyan", "– ": "dim"}[mark]
+    head = Text(mark, style)
+    body = Text.assemble((f"{f.style} at step {f.at}: ", "bold" if mine else ""), f.message)
+    lines: list[RenderableType] = [_Hanging(head, body, 2)]
+    if f.cause:
+        lines.append(_Hanging(Text("  cause: ", "dim"), Text(f.cause, "dim"), 9))
+    for note in f.notes:
+        if not note.startswith(("built with", "moved as")):
+            lines.append(_Hanging(Text("  note: ", "dim"), Text(note, "dim"), 8))
+    if f.fix and mine:
+        lines.append(_Hanging(Text("  fix: ", "dim"), Text(f.fix, "dim"), 7))
+    return lines
+
+
 def _nice(x: float) -> int:
     """Return the smallest 'round' integer stride >= x (1, 2, 3, 4, 5, 6, 8, 10, 15...)."""
     if x <= 1:
