@@ -34,6 +34,7 @@ from lrplot.diagnose import Diagnostic
 from lrplot.errors import UsageError
 from lrplot.options import ResumeOptions
 from lrplot.pipeline import Request, run
+from lrplot.registry import suggest
 from lrplot.runlength import Change, with_run_length
 from lrplot.schedule import Schedule
 from lrplot.spec import ScheduleSpec
@@ -49,6 +50,8 @@ __all__ = ["RTOL", "Finding", "ResumeCheck", "check"]
 RTOL = 1e-9
 Status = Literal["match", "differs", "skipped"]
 CHANGED = "changed-length"
+#: the ways a script resumes (as ``lrplot.engine.resume.STYLES``, without importing torch).
+STYLES = ("state-dict", "optimizer-first", "last-epoch", "no-state")
 
 
 @dataclass
@@ -200,11 +203,8 @@ def _close(a: float, b: float) -> bool:
 def _cause(style: str, cls: str, runs: ResumeRuns, resumed: Resumed, restart: bool) -> str:
     """Name why a way of resuming gives another schedule."""
     if style == "state-dict":
-        if runs.lambdas_saved is False:
-            return (
-                f"{cls}.state_dict() leaves out its lr_lambda functions (torch saves only "
-                "callable objects): the rebuilt ones are used"
-            )
+        if runs.lambdas is not None:
+            return f"{runs.lambdas}: the rebuilt ones are used"
         return f"{cls}.load_state_dict() does not bring back the state the run had"
     if style == "optimizer-first":
         return (
@@ -306,20 +306,17 @@ def _changed_finding(
     )
     if tail is not None and tail > at:
         g, w = lr[:, 0], plan[:, 0]
+        old_lr = " (the old schedule's, restored with the optimizer)" if tail == at + 1 else ""
+        made, planned = g[tail] - g[tail - 1], w[tail] - w[tail - 1]
         found.message = (
-            f"{cls} switches to the new schedule ({new}) at step {tail}: step {tail} runs at "
-            f"{_fmt(g[tail])}, after {_fmt(g[tail - 1])} at step {tail - 1}"
-            + (
-                " (the old schedule's lr, which the optimizer's state brought back)"
-                if tail == at + 1
-                else ""
-            )
-            + _jump(g, w, tail).replace("planned", "planned for the new run")
+            f"{cls} switches to the new schedule ({new}) at step {tail}: after "
+            f"{_fmt(g[tail - 1])} at step {tail - 1}{old_lr}, step {tail} runs at "
+            f"{_fmt(g[tail])}, a jump of {made:+.4g} where the new run plans {planned:+.4g}"
         )
         found.first = found.first if found.first is not None else tail
         saved = (
-            "its lr_lambda functions are left out of state_dict(), so the rebuilt ones apply"
-            if runs.lambdas_saved is False
+            f"{runs.lambdas}, so the rebuilt one, sized for the new run, applies"
+            if runs.lambdas is not None
             else "its state_dict() does not hold the horizon"
         )
         found.cause = f"{saved}; the step count comes from the checkpoint"
@@ -365,6 +362,12 @@ def check(request: Request, options: ResumeOptions, *, write: bool = True) -> Re
 
     if len(request.specs) != 1:
         raise UsageError("--resume-at checks one schedule, not a sweep", key="resume_at")
+    if options.resume_style not in STYLES:
+        raise UsageError(
+            f"--resume-style must be one of {', '.join(STYLES)}, got {options.resume_style!r}",
+            hint=suggest(options.resume_style, list(STYLES)),
+            key="resume_style",
+        )
     points = sorted(set(options.resume_at or []))
     if not points:
         raise UsageError(

@@ -95,8 +95,8 @@ class ResumeRuns:
         cls: the scheduler object's class name.
         step_per: when the scheduler moves (``epoch`` or ``iter``).
         kept: for a changed run length, the old schedule stepped on to the new length.
-        lambdas_saved: False when the scheduler's ``lr_lambda`` functions are left out of
-            its ``state_dict()`` (torch saves only callable objects); None if it has none.
+        lambdas: what the scheduler's ``state_dict()`` leaves out of its ``lr_lambda``
+            functions (torch keeps only callable objects' attributes), or None.
         notes: facts about the checkpoint, once (``weights_only=False`` was needed).
     """
 
@@ -105,7 +105,7 @@ class ResumeRuns:
     cls: str
     step_per: str
     kept: np.ndarray | None = None
-    lambdas_saved: bool | None = None
+    lambdas: str | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -183,7 +183,7 @@ class _Checkpoint:
                 f"{type(protocol.scheduler).__name__} has no usable state_dict() "
                 f"({_first_line(exc)})"
             )
-        self.lambdas_saved = _lambdas_saved(scheduler_state)
+        self.lambdas = _lambdas(protocol.scheduler) if scheduler_state is not None else None
         try:
             loaded = self._round_trip(
                 {"optimizer": optimizer.state_dict(), "scheduler": scheduler_state}
@@ -212,11 +212,24 @@ class _Checkpoint:
             return torch.load(buffer, weights_only=False)
 
 
-def _lambdas_saved(state: Any) -> bool | None:
-    """Return False when a state_dict leaves out lr_lambda functions (saved as None)."""
-    if not isinstance(state, dict) or "lr_lambdas" not in state:
+def _lambdas(scheduler: Any) -> str | None:
+    """Say what ``state_dict()`` leaves out of a LambdaLR's functions, or None.
+
+    torch saves ``None`` for a function (``def`` or ``lambda``) and the ``__dict__`` of any
+    other callable, which for a ``functools.partial`` (transformers' schedules) is empty:
+    its arguments, the horizon among them, are not saved.
+    """
+    import functools
+    import types
+
+    lambdas = getattr(scheduler, "lr_lambdas", None)
+    if not isinstance(lambdas, list) or not lambdas:
         return None
-    return all(fn is not None for fn in state["lr_lambdas"])
+    if any(isinstance(fn, functools.partial) for fn in lambdas):
+        return "its lr_lambda is a functools.partial whose arguments state_dict() does not keep"
+    if any(isinstance(fn, types.FunctionType) for fn in lambdas):
+        return "its lr_lambda functions are left out of state_dict()"
+    return None
 
 
 def _counter_kwarg(spec: ScheduleSpec) -> str | None:
@@ -370,12 +383,12 @@ def resume_runs(
                 )
         runs: list[Resumed] = []
         notes: list[str] = []
-        lambdas: bool | None = None
+        lambdas: str | None = None
         step_per = loop.protocol.step_per
         for point in at:
             head, checkpoint = _interrupted(spec, point)
             notes += [n for n in checkpoint.notes if n not in notes]
-            lambdas = checkpoint.lambdas_saved
+            lambdas = checkpoint.lambdas
             for style in (CHANGED,) if new_spec is not None else styles:
                 runs.append(_resume_one(style, target, checkpoint, head, point, step_per))
     return ResumeRuns(
@@ -384,6 +397,6 @@ def resume_runs(
         cls=type(loop.protocol.scheduler).__name__,
         step_per=step_per,
         kept=kept,
-        lambdas_saved=lambdas,
+        lambdas=lambdas,
         notes=notes,
     )
