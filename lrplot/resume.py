@@ -32,7 +32,7 @@ from lrplot import export
 from lrplot.curves import difference, within
 from lrplot.diagnose import Diagnostic
 from lrplot.errors import UsageError
-from lrplot.options import ResumeOptions
+from lrplot.options import ResumeOptions, option
 from lrplot.pipeline import Request, run
 from lrplot.registry import suggest
 from lrplot.runlength import Change, with_run_length
@@ -50,8 +50,8 @@ __all__ = ["RTOL", "Finding", "ResumeCheck", "check"]
 RTOL = 1e-9
 Status = Literal["match", "differs", "skipped"]
 CHANGED = "changed-length"
-#: the ways a script resumes (as ``lrplot.engine.resume.STYLES``, without importing torch).
-STYLES = ("state-dict", "optimizer-first", "last-epoch", "no-state")
+#: the ways a script resumes, in the order they are reported.
+STYLES: tuple[str, ...] = option("resume_style").choices
 
 
 @dataclass

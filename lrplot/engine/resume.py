@@ -50,12 +50,13 @@ from lrplot.engine import (
 from lrplot.engine.protocols import Protocol
 from lrplot.errors import LrplotError, SimulationError, UsageError
 from lrplot.metric import metric_values
+from lrplot.options import option
 from lrplot.spec import ScheduleSpec
 
 __all__ = ["COUNTER_KWARGS", "STYLES", "ResumeRuns", "Resumed", "resume_runs"]
 
-#: the ways a script resumes, in the order they are reported.
-STYLES: tuple[str, ...] = ("state-dict", "optimizer-first", "last-epoch", "no-state")
+#: the ways a script resumes, in the order they are reported (``--resume-style``).
+STYLES: tuple[str, ...] = option("resume_style").choices
 #: the style of a run resumed with a changed run length.
 CHANGED = "changed-length"
 #: constructor kwargs that say how many scheduler steps were done, minus one.
