@@ -26,10 +26,13 @@ from lrplot.options import (
     DISPLAY,
     RESUME,
     RUN,
+    VERIFY,
+    VERIFY_DISPLAY,
     DisplayOptions,
     Option,
     ResumeOptions,
     RunOptions,
+    VerifyOptions,
 )
 
 KW = "Scheduler kwargs"
@@ -316,14 +319,26 @@ def _extra_kwargs(name: str, words: list[str]) -> dict[str, str]:
     return found
 
 
-def _scheduler_command(name: str, check: bool = False) -> Any:
+def _verify_options() -> list[Option]:
+    """Return the options of ``lrplot verify``: run, log and its output options."""
+    outputs = [
+        dataclasses.replace(o, help=_VERIFY_OUT) if o.name == "out" else o
+        for o in DISPLAY
+        if o.name in VERIFY_DISPLAY
+    ]
+    return [o for o in RUN if o.check] + list(VERIFY) + outputs
+
+
+def _scheduler_command(name: str, check: bool = False, verify: bool = False) -> Any:
     """Build the click command for one scheduler (its kwargs become options)."""
     from lrplot.plugins import scheduler_info
 
     info = scheduler_info(name)
     taken = {kw.name for kw in info.cli_kwargs}  # a plug-in kwarg wins over a run option
     options = [o for o in RUN + DISPLAY if o.check or not check]
-    if check:
+    if verify:
+        options = _verify_options()
+    elif check:
         options = [
             dataclasses.replace(o, help=_CHECK_OUT) if o.name == "out" else o for o in options
         ]
@@ -338,7 +353,9 @@ def _scheduler_command(name: str, check: bool = False) -> Any:
         with _reported(values.get("debug", False)):
             if info.extra_kwargs:  # f(optimizer, **kwargs): any --key value
                 kwargs.update(_clean(_extra_kwargs(name, list(values["ctx"].args))))
-            if check:
+            if verify:
+                _verify(pipeline_request(name, kwargs, run, display), _verify_values(values))
+            elif check:
                 resume = ResumeOptions(**{o.name: values[o.name] for o in RESUME})
                 _check(name, kwargs, run, display, resume)
             else:
@@ -348,9 +365,12 @@ def _scheduler_command(name: str, check: bool = False) -> Any:
     example = EXAMPLES.get(info.name, f"lrplot {name} {required}".strip())
     if check:
         example = example.replace("lrplot ", "lrplot check ", 1)
+    if verify:
+        example = example.replace("lrplot ", "lrplot verify ", 1) + " --log trainer_state.json"
     doc = (
         f"{_markup_safe(info.summary)} ({info.cls})\n\n"
         + ("Run only the diagnostics; exit 1 if any warning fires.\n\n" if check else "")
+        + (_VERIFY_DOC + "\n\n" if verify else "")
         + f"Example: [bold]{example}[/]"
     )
     if info.extra_kwargs:
@@ -385,6 +405,7 @@ class SchedulerGroup(TyperGroup):
     """A group whose unknown command names resolve to schedulers and plug-ins."""
 
     check = False
+    verify = False
     _listing = False
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
@@ -419,7 +440,7 @@ class SchedulerGroup(TyperGroup):
             )
         if registry.is_plugin(cmd_name) or cmd_name.lower() in registry.BY_NAME:
             try:
-                return _scheduler_command(cmd_name, check=self.check)
+                return _scheduler_command(cmd_name, check=self.check, verify=self.verify)
             except LrplotError as error:
                 fail(error)
         return None
@@ -429,7 +450,7 @@ class SchedulerGroup(TyperGroup):
         name = args[0]
         command = self.get_command(ctx, name)
         if command is None and not name.startswith("-"):
-            fixed = super().list_commands(ctx) if not self.check else []
+            fixed = super().list_commands(ctx) if not (self.check or self.verify) else []
             fail(
                 UsageError(
                     f"unknown scheduler or command '{name}'",
@@ -449,6 +470,87 @@ class CheckGroup(SchedulerGroup):
         """List the schedulers."""
         return [i.name for i in registry.SCHEDULERS]
 
+
+class VerifyGroup(CheckGroup):
+    """``lrplot verify PLAN --log FILE``: a scheduler command line or a SPEC as the plan."""
+
+    check = False
+    verify = True
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """Return the scheduler's verify command, or one for a SPEC such as cosine:T_max=9."""
+        if _is_spec(cmd_name):
+            return _spec_command(cmd_name)
+        if cmd_name.lower().endswith((".json", ".yaml", ".yml", ".toml", ".py", ".cfg")):
+            fail(
+                UsageError(
+                    f"{cmd_name}: a training config as the plan is not read by verify yet",
+                    hint="give the plan as a scheduler command line or a SPEC",
+                )
+            )
+        return super().get_command(ctx, cmd_name)
+
+
+def _is_spec(text: str) -> bool:
+    """Return True for ``name:k=v`` SPEC text (not ``module:Name``, not a scheduler name)."""
+    return ":" in text and "=" in text.partition(":")[2] and not registry.is_plugin(text)
+
+
+def _spec_command(text: str) -> Any:
+    """Build the verify command of a plan given as a SPEC."""
+    params = _parameters(_verify_options())
+
+    def command(**values: Any) -> None:
+        run, display = _split(values)
+        with _reported(values.get("debug", False)):
+            from lrplot import pipeline
+
+            _verify(pipeline.spec_request(_clean(text), run, display), _verify_values(values))
+
+    single = typer.Typer(add_completion=False, rich_markup_mode="rich")
+    single.command(
+        name=text,
+        cls=LrplotCommand,
+        help=f"Verify the plan {_markup_safe(text)} against a training log.\n\n{_VERIFY_DOC}",
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )(_command(command, params))
+    return typer.main.get_command(single)
+
+
+def _verify_values(values: dict[str, Any]) -> VerifyOptions:
+    return VerifyOptions(**{o.name: _clean(values[o.name]) for o in VERIFY})
+
+
+def pipeline_request(
+    name: str, kwargs: dict[str, Any], run: RunOptions, display: DisplayOptions
+) -> Any:
+    """Return the request of a scheduler command line."""
+    from lrplot import pipeline
+
+    return pipeline.schedule_request(name, kwargs, run, display)
+
+
+def _verify(request: Any, options: VerifyOptions) -> None:
+    from lrplot import report
+    from lrplot import verify as verifying
+
+    out = report.console(stderr="-" in (request.display.out or []))
+    done = verifying.verify(request, options)
+    display = request.display
+    for part in report.verify_view(done, table=display.table, every=display.every):
+        out.print(part)
+    raise typer.Exit(0 if done.ok else 1)
+
+
+_VERIFY_DOC = (
+    "Compare the planned schedule with the lr a training log recorded: the first "
+    "divergence, the largest relative error and the likely cause; exit 0 when they agree "
+    "within --rtol, 1 when not."
+)
+_VERIFY_OUT = (
+    "Write the plan and the log on one plot (.png .svg .pdf) or the paired values (.csv "
+    ".json; '-' writes CSV to stdout). Default: no file."
+)
 
 app = typer.Typer(
     cls=SchedulerGroup,
@@ -471,6 +573,19 @@ check_app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.add_typer(check_app, name="check")
+verify_app = typer.Typer(
+    cls=VerifyGroup,
+    help="Did the run follow the plan? Compare a schedule (a scheduler command line or a "
+    "SPEC) with the lr a training log recorded: Hugging Face trainer_state.json, Lightning "
+    "metrics.csv, TensorBoard events, a W&B CSV export or a plain CSV. Exit 1 when they "
+    "differ, with the step and the likely cause.\n\n"
+    "Example: [bold]lrplot verify cosine --T_max 16 --epochs 2 --steps-per-epoch 8 "
+    "--step-per iter --log metrics.csv[/]",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(verify_app, name="verify", rich_help_panel="Commands")
 
 
 # --------------------------------------------------------------------------- actions

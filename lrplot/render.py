@@ -395,15 +395,21 @@ def verify_plot(
         >>> fig = verify_plot(plan, np.arange(10), plan.lr[:, 0] * 1.0, first=None)
         >>> [line.get_gid() for line in fig.axes[0].get_lines()]
         ['lr', 'logged']
+        >>> fig = verify_plot(plan, np.arange(10), plan.lr[:, 0] * 2, first=0)
+        >>> [line.get_gid() for line in fig.axes[0].get_lines()]
+        ['lr', 'logged', 'diverge', 'event:diverge']
     """
-    curves = [(label, np.asarray(rows), np.asarray(values, dtype=float), "logged")]
+    rows, values = np.asarray(rows), np.asarray(values, dtype=float)
+    curves = [(label, rows, values, "logged")]
     lines = [] if first is None else [(first, f"first divergence: step {first}")]
+    at = np.flatnonzero(rows == first) if first is not None else np.empty(0, dtype=int)
+    points = [(first, float(values[at[0]]), label)] if first is not None and at.size else []
     return _overlay(
         plan,
         "planned",
         curves,
         lines,
-        [],
+        points,
         title=title,
         x=x,
         log=None,
@@ -469,6 +475,7 @@ def _overlay(
                     linewidth=0.9,
                     marker="o" if few else None,
                     markersize=3.2,
+                    drawstyle="steps-post",
                     label=label,
                     gid="logged",
                 )

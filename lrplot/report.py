@@ -254,6 +254,100 @@ def _finding_lines(f: Any, mark: str, *, mine: bool) -> list[RenderableType]:
     return lines
 
 
+def verify_view(
+    done: Any, *, table: bool = False, every: int | None = None
+) -> list[RenderableType]:
+    """Report ``lrplot verify``: what was read, the verdict, its explanation, the checks.
+
+    Args:
+        done: a ``lrplot.verify.Verification``.
+        table: also show a table of the paired values (about 40 rows; the first
+            divergence and its neighbours always).
+        every: with ``table``, show every K-th paired value.
+    """
+    log = done.log
+    parts: list[RenderableType] = []
+    if table:
+        parts.append(verify_table(done, every=every))
+    parts.append(Text.assemble(("verified ", "dim"), (done.command, "bold")))
+    parts.append(
+        Text(
+            f"against {log.path}: {log.source}, {_n(len(log.steps), 'value')}; {log.pairing}"
+            + (f"; written by {log.writer}" if log.writer else ""),
+            "dim",
+        )
+    )
+    if done.written:
+        names = ["CSV to stdout" if o == "-" else str(o) for o in done.written]
+        parts.append(Text.assemble(("wrote ", "green"), (", ".join(names), "bold")))
+    parts.extend(Text(f"note: {note}", "dim") for note in [*done.plan.notes, *done.notes])
+    e = done.explanation
+    if done.ok:
+        parts.append(Text(f"✓ the run followed the plan: {e.message}", "green"))
+    else:
+        first = done.first
+        where = f"step {done.first_step}"
+        if first is not None:
+            where += (
+                f" ({fmt_lr(float(done.logged[first]))} logged, "
+                f"{fmt_lr(float(done.planned[first]))} planned)"
+            )
+        parts.append(
+            _Hanging(
+                Text("✗ ", "bold red"),
+                Text(
+                    f"the run left the plan at {where}; largest relative error "
+                    f"{done.max_rel:.3g} (--rtol {done.rtol:g})",
+                    "bold red",
+                ),
+                2,
+            )
+        )
+        kind = e.kind + ("" if e.exact else ", approximately")
+        parts.append(_Hanging(Text(f"  {kind}: ", "yellow"), Text(e.message), 4))
+        if not done.written:
+            parts.append(Text("  add -o verify.png to see both curves", "dim"))
+    parts += _diagnostic_lines(done.diagnostics)
+    return parts
+
+
+def verify_table(done: Any, *, every: int | None = None, max_rows: int = 40) -> Table:
+    """Return a table of the paired values: step, logged step, planned, logged, error.
+
+    Example:
+        >>> import numpy as np
+        >>> from types import SimpleNamespace as NS
+        >>> v = NS(rows=np.arange(3), planned=np.ones(3), logged=np.array([1, 1, 2.0]),
+        ...        errors=np.array([0, 0, 1.0]), rtol=1e-5, first=2, log=NS(base=1))
+        >>> verify_table(v).row_count
+        3
+    """
+    n = len(done.rows)
+    step = every or max(1, math.ceil(n / max(1, max_rows - 4)))
+    picked = set(range(0, n, step)) | ({n - 1} if n else set())
+    if done.first is not None:
+        picked |= {i for i in (done.first - 1, done.first, done.first + 1) if 0 <= i < n}
+    rows = sorted(picked)
+    caption = f"all {n} logged values" if len(rows) == n else f"{len(rows)} of {n} logged values"
+    out = Table(caption=caption, caption_justify="right", min_width=len(caption) + 2)
+    base = done.log.base
+    names = ["step", *(["logged step"] if base else []), "planned", "logged", "rel. error"]
+    for name in names:
+        out.add_column(name, justify="right", style="cyan" if name == "logged" else None)
+    out.add_column("")
+    for i in rows:
+        bad = done.errors[i] > done.rtol
+        out.add_row(
+            str(int(done.rows[i])),
+            *([str(int(done.rows[i]) + base)] if base else []),
+            _fmt6(float(done.planned[i])),
+            _fmt6(float(done.logged[i])),
+            f"{float(done.errors[i]):.2g}",
+            Text("✗", "red") if bad else Text(""),
+        )
+    return out
+
+
 def _nice(x: float) -> int:
     """Return the smallest 'round' integer stride >= x (1, 2, 3, 4, 5, 6, 8, 10, 15...)."""
     if x <= 1:
