@@ -294,8 +294,6 @@ def _read_csv(
         (n for n in names if n.lower() in ("step", "global_step", "iteration", "iter")), None
     )
     rest = [n for n in names if n != steps_col]
-    if column is None and len(rest) == 1:
-        column = rest[0]
     name, others = _pick(rest, column, "column", path)
     log = TrainingLog(np.empty(0), np.empty(0), 0, "csv", str(path), name, others=others)
     steps, values = [], []

@@ -62,9 +62,7 @@ def script(
     def loop(model: Any, opt: Any, sched: Any, start: int, stop: int) -> None:
         for i in range(start, stop):
             _train(model, opt)
-            if not per_epoch:
-                sched.step()
-            elif (i + 1) % steps_per_epoch == 0:
+            if not per_epoch or (i + 1) % steps_per_epoch == 0:
                 sched.step()
 
     model, opt = fresh()
@@ -241,7 +239,7 @@ def test_last_epoch_pitfalls_are_named():
     found = _by_style(seq)["last-epoch"]
     assert seq.failed and found.first == 10
     assert "goes back to its start at step 10 (the warmup starts again)" in found.message
-    assert "SequentialLR built with last_epoch=9 starts its schedule again" == found.cause
+    assert found.cause == "SequentialLR built with last_epoch=9 starts its schedule again"
 
 
 def test_loading_the_optimizer_first_costs_one_step_of_onecycle():

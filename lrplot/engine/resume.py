@@ -234,12 +234,28 @@ def _lambdas(scheduler: Any) -> str | None:
 
 
 def _counter_kwarg(spec: ScheduleSpec) -> str | None:
-    """Return the resume-counter kwarg the outermost constructor takes, or None."""
-    try:
-        params = inspect.signature(scheduler_factory(spec)).parameters
-    except (TypeError, ValueError):
-        return None
-    return next((k for k in COUNTER_KWARGS if k in params), None)
+    """Return the resume-counter kwarg the outermost constructor takes, or None.
+
+    A class is searched up its MRO as long as each ``__init__`` passes ``**kwargs`` on
+    (mmengine's schedulers take ``last_step`` in their base class).
+    """
+    made = scheduler_factory(spec)
+    chain = (
+        [k.__init__ for k in made.__mro__ if "__init__" in vars(k)]
+        if isinstance(made, type)
+        else [made]
+    )
+    for function in chain:
+        try:
+            params = inspect.signature(function).parameters
+        except (TypeError, ValueError):
+            return None
+        found = next((k for k in COUNTER_KWARGS if k in params), None)
+        if found is not None:
+            return found
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return None
+    return None
 
 
 def _build_resumed(

@@ -72,8 +72,14 @@ def _record(optimizer: Any, sink: list[float]) -> None:
     optimizer.register_step_pre_hook(lambda o, a, k: sink.append(float(o.param_groups[0]["lr"])))
 
 
-def _case(directory: Path, plan: list[str], log: str, expect: dict[str, Any], used: list[float],
-          **extra: Any) -> None:
+def _case(
+    directory: Path,
+    plan: list[str],
+    log: str,
+    expect: dict[str, Any],
+    used: list[float],
+    **extra: Any,
+) -> None:
     """Write ``case.json``: the verify command's words, the log, the verdict, the truth."""
     import torch
 
@@ -101,18 +107,37 @@ HF_SAMPLES, HF_BATCH, HF_ACCUM, HF_EPOCHS = 24, 2, 2, 2
 #: the plan: HF's own rule gives 6 optimizer steps per epoch, 12 in all, warmup 3 (0.25).
 HF_PLAN = [
     "transformers.optimization:get_cosine_schedule_with_warmup",
-    "--num_warmup_steps", "3", "--num_training_steps", "12",
-    "--epochs", "2", "--steps-per-epoch", "6",
+    "--num_warmup_steps",
+    "3",
+    "--num_training_steps",
+    "12",
+    "--epochs",
+    "2",
+    "--steps-per-epoch",
+    "6",
 ]
 #: the same plan without transformers: its cosine-with-warmup lambda as an expression.
 HF_PLAN_TORCH = [
-    "lambda", "--lr_lambda", "step/3 if step < 3 else 0.5*(1 + cos(pi*(step - 3)/9))",
-    "--epochs", "2", "--steps-per-epoch", "6", "--step-per", "iter",
+    "lambda",
+    "--lr_lambda",
+    "step/3 if step < 3 else 0.5*(1 + cos(pi*(step - 3)/9))",
+    "--epochs",
+    "2",
+    "--steps-per-epoch",
+    "6",
+    "--step-per",
+    "iter",
 ]
 
 
-def _hf_run(out: Path, used: list[float], sched: Callable[[Any], Any] | None = None,
-            resume: str | None = None, stop_at: int | None = None, **args: Any) -> Any:
+def _hf_run(
+    out: Path,
+    used: list[float],
+    sched: Callable[[Any], Any] | None = None,
+    resume: str | None = None,
+    stop_at: int | None = None,
+    **args: Any,
+) -> Any:
     import torch
     import torch.nn.functional as F
     from transformers import Trainer, TrainerCallback, TrainingArguments
@@ -136,10 +161,20 @@ def _hf_run(out: Path, used: list[float], sched: Callable[[Any], Any] | None = N
     x, y = _data(HF_SAMPLES)
     rows = [{"x": x[i], "labels": y[i]} for i in range(HF_SAMPLES)]
     options = dict(
-        output_dir=str(out), per_device_train_batch_size=HF_BATCH,
-        gradient_accumulation_steps=HF_ACCUM, num_train_epochs=HF_EPOCHS, learning_rate=LR,
-        lr_scheduler_type="cosine", warmup_steps=0.25, logging_steps=1, report_to="none",
-        save_strategy="no", use_cpu=True, seed=0, disable_tqdm=True, max_grad_norm=0.0,
+        output_dir=str(out),
+        per_device_train_batch_size=HF_BATCH,
+        gradient_accumulation_steps=HF_ACCUM,
+        num_train_epochs=HF_EPOCHS,
+        learning_rate=LR,
+        lr_scheduler_type="cosine",
+        warmup_steps=0.25,
+        logging_steps=1,
+        report_to="none",
+        save_strategy="no",
+        use_cpu=True,
+        seed=0,
+        disable_tqdm=True,
+        max_grad_norm=0.0,
     )
     options.update(args)
     if stop_at is not None:
@@ -148,7 +183,9 @@ def _hf_run(out: Path, used: list[float], sched: Callable[[Any], Any] | None = N
     optimizer = torch.optim.SGD(model.parameters(), lr=LR)
     _record(optimizer, used)
     trainer = Trainer(
-        model=model, args=TrainingArguments(**options), train_dataset=rows,
+        model=model,
+        args=TrainingArguments(**options),
+        train_dataset=rows,
         optimizers=(optimizer, sched(optimizer) if sched else None),
         callbacks=[StopAt()] if stop_at is not None else [],
     )
@@ -176,17 +213,23 @@ def hf_cases(root: Path) -> None:
         event.rename(d / "events.out.tfevents.hf")
     shutil.rmtree(d / "runs")
     (d / log).unlink()
-    _case(d, HF_PLAN, "events.out.tfevents.hf", {"kind": "agrees"}, used,
-          torch_plan=HF_PLAN_TORCH)
+    _case(d, HF_PLAN, "events.out.tfevents.hf", {"kind": "agrees"}, used, torch_plan=HF_PLAN_TORCH)
 
     # accumulation forgotten: the horizon (and the 0.25 warmup) from len(dataloader) * epochs
     d = root / "hf" / "bug_accum"
     used = []
     wrong = math.ceil(HF_SAMPLES / HF_BATCH) * HF_EPOCHS
-    _hf_run(d, used, sched=lambda o: get_cosine_schedule_with_warmup(
-        o, math.ceil(0.25 * wrong), wrong))
-    _case(d, HF_PLAN, log, {"kind": "time-scaled", "step": 1, "factor": 2}, used,
-          torch_plan=HF_PLAN_TORCH)
+    _hf_run(
+        d, used, sched=lambda o: get_cosine_schedule_with_warmup(o, math.ceil(0.25 * wrong), wrong)
+    )
+    _case(
+        d,
+        HF_PLAN,
+        log,
+        {"kind": "time-scaled", "step": 1, "factor": 2},
+        used,
+        torch_plan=HF_PLAN_TORCH,
+    )
 
     # interrupted at step 6; the checkpoint is complete (ok) or lost scheduler.pt (bug)
     for case, lose in (("ok_resume", False), ("bug_resume", True)):
@@ -207,12 +250,27 @@ def hf_cases(root: Path) -> None:
 
 PL_SAMPLES, PL_BATCH, PL_EPOCHS = 16, 2, 2
 #: the plan: cosine over the 16 optimizer steps (8 per epoch), stepped every step.
-PL_PLAN = ["cosine", "--T_max", "16", "--epochs", "2", "--steps-per-epoch", "8", "--step-per",
-           "iter"]
+PL_PLAN = [
+    "cosine",
+    "--T_max",
+    "16",
+    "--epochs",
+    "2",
+    "--steps-per-epoch",
+    "8",
+    "--step-per",
+    "iter",
+]
 
 
-def _lightning_run(out: Path, used: list[float], sched: Callable[[Any], Any],
-                   accumulate: int = 1, log_after: bool = False, tuple_form: bool = False) -> None:
+def _lightning_run(
+    out: Path,
+    used: list[float],
+    sched: Callable[[Any], Any],
+    accumulate: int = 1,
+    log_after: bool = False,
+    tuple_form: bool = False,
+) -> None:
     import lightning.pytorch as pl
     import torch
     import torch.nn.functional as F
@@ -242,17 +300,22 @@ def _lightning_run(out: Path, used: list[float], sched: Callable[[Any], Any],
             made = sched(optimizer)
             if tuple_form:  # the bug: no config dict, so Lightning steps it per epoch
                 return [optimizer], [made]
-            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": made,
-                                                             "interval": "step"}}
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": made, "interval": "step"}}
 
     x, y = _data(PL_SAMPLES, seed=0)
     loader = DataLoader(TensorDataset(x, y), batch_size=PL_BATCH, shuffle=False)
     with _quiet():
         trainer = pl.Trainer(
-            max_epochs=PL_EPOCHS, accelerator="cpu", devices=1, log_every_n_steps=1,
-            accumulate_grad_batches=accumulate, logger=CSVLogger(str(out), name="", version=0),
+            max_epochs=PL_EPOCHS,
+            accelerator="cpu",
+            devices=1,
+            log_every_n_steps=1,
+            accumulate_grad_batches=accumulate,
+            logger=CSVLogger(str(out), name="", version=0),
             callbacks=[LearningRateMonitor(logging_interval="step")],
-            enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
         )
         trainer.fit(Module(), loader)
     (out / "version_0" / "metrics.csv").rename(out / "metrics.csv")
@@ -284,8 +347,17 @@ def lightning_cases(root: Path) -> None:
     d = root / "lightning" / "bug_accum"
     used = []
     _lightning_run(d, used, lambda o: CosineAnnealingLR(o, T_max=steps), accumulate=2)
-    plan = ["cosine", "--T_max", "8", "--epochs", "2", "--steps-per-epoch", "4", "--step-per",
-            "iter"]
+    plan = [
+        "cosine",
+        "--T_max",
+        "8",
+        "--epochs",
+        "2",
+        "--steps-per-epoch",
+        "4",
+        "--step-per",
+        "iter",
+    ]
     _case(d, plan, log, {"kind": "time-scaled", "step": 1, "factor": 2}, used)
 
 
@@ -294,17 +366,34 @@ def lightning_cases(root: Path) -> None:
 TB_EPOCHS, TB_STEPS, TB_WARMUP = 2, 8, 3
 TB_TOTAL = TB_EPOCHS * TB_STEPS
 #: the plan: a 3-step linear warmup from 0.1x, then a cosine over the other 13 steps.
-TB_PLAN = ["cosine", "--T_max", "13", "--warmup", "3", "--warmup-start-factor", "0.1",
-           "--epochs", "2", "--steps-per-epoch", "8", "--step-per", "iter"]
+TB_PLAN = [
+    "cosine",
+    "--T_max",
+    "13",
+    "--warmup",
+    "3",
+    "--warmup-start-factor",
+    "0.1",
+    "--epochs",
+    "2",
+    "--steps-per-epoch",
+    "8",
+    "--step-per",
+    "iter",
+]
 
 
 def _tb_schedule(optimizer: Any) -> Any:
     from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
 
-    return SequentialLR(optimizer, [
-        LinearLR(optimizer, start_factor=0.1, total_iters=TB_WARMUP),
-        CosineAnnealingLR(optimizer, T_max=TB_TOTAL - TB_WARMUP),
-    ], milestones=[TB_WARMUP])
+    return SequentialLR(
+        optimizer,
+        [
+            LinearLR(optimizer, start_factor=0.1, total_iters=TB_WARMUP),
+            CosineAnnealingLR(optimizer, T_max=TB_TOTAL - TB_WARMUP),
+        ],
+        milestones=[TB_WARMUP],
+    )
 
 
 def _tb_loop(out: Path, case: str, micro: int = 1) -> list[float]:
@@ -325,7 +414,7 @@ def _tb_loop(out: Path, case: str, micro: int = 1) -> list[float]:
     for _epoch in range(TB_EPOCHS):
         for _ in range(TB_STEPS):
             for _m in range(micro):
-                loss = F.mse_loss(model(x[sample:sample + 1]), y[sample:sample + 1]) / micro
+                loss = F.mse_loss(model(x[sample : sample + 1]), y[sample : sample + 1]) / micro
                 loss.backward()
                 sample += 1
                 if case == "bug_accum":
@@ -341,8 +430,9 @@ def _tb_loop(out: Path, case: str, micro: int = 1) -> list[float]:
             step += 1
             if case == "bug_resume" and step == 6:
                 path = out / "checkpoint.pt"
-                torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()},
-                           path)  # the bug: no scheduler state
+                torch.save(
+                    {"model": model.state_dict(), "optimizer": optimizer.state_dict()}, path
+                )  # the bug: no scheduler state
                 writer.close()
                 checkpoint = torch.load(path, weights_only=True)
                 path.unlink()
@@ -402,7 +492,7 @@ def csv_cases(root: Path) -> None:
             out.writerow(["lr"] if case == "ok_no_steps" else ["step", "lr"])
             for step in range(12):
                 lr = optimizer.param_groups[0]["lr"]
-                loss = ((model(x[step:step + 1]) - y[step:step + 1]) ** 2).mean()
+                loss = ((model(x[step : step + 1]) - y[step : step + 1]) ** 2).mean()
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -436,8 +526,9 @@ def wandb_cases(root: Path) -> None:
         out.writerow(["train/global_step", metric, metric + "__MIN", metric + "__MAX"])
         for step, lr in points:
             out.writerow([step, lr, lr, lr])
-    _case(d, HF_PLAN, "export.csv", hf["expect"], hf["used"], torch_plan=HF_PLAN_TORCH,
-          synthetic=True)
+    _case(
+        d, HF_PLAN, "export.csv", hf["expect"], hf["used"], torch_plan=HF_PLAN_TORCH, synthetic=True
+    )
 
     runs = []
     for case in ("ok", "bug_epoch"):
@@ -458,8 +549,15 @@ def wandb_cases(root: Path) -> None:
                 row += [values.get(step, "")] * 3
             out.writerow(row)
     ok = json.loads((root / "lightning" / "ok" / "case.json").read_text())
-    _case(d, PL_PLAN, "export.csv", {"kind": "agrees"}, ok["used"], synthetic=True,
-          runs={"quiet-moon-4": {"kind": "per-epoch", "step": 1}})
+    _case(
+        d,
+        PL_PLAN,
+        "export.csv",
+        {"kind": "agrees"},
+        ok["used"],
+        synthetic=True,
+        runs={"quiet-moon-4": {"kind": "per-epoch", "step": 1}},
+    )
 
 
 def main(root: Path) -> None:
