@@ -4,7 +4,7 @@
 ``optimizer.step()``, a checkpoint file written with ``torch.save`` and read back with
 ``torch.load``, and the resuming script's own construction order. Its lr record (a step
 pre-hook) must equal lrplot's rows for every way of resuming; then the findings must
-name what each way does (RESUME.md's table, issue 13).
+name what each way does (issue 13).
 """
 
 from __future__ import annotations

@@ -241,7 +241,7 @@ def _counter_kwarg(spec: ScheduleSpec) -> str | None:
     """
     made = scheduler_factory(spec)
     chain = (
-        [k.__init__ for k in made.__mro__ if "__init__" in vars(k)]
+        [vars(k)["__init__"] for k in made.__mro__ if "__init__" in vars(k)]
         if isinstance(made, type)
         else [made]
     )

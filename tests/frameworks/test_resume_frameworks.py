@@ -2,7 +2,7 @@
 
 timm's resumed rows are compared with its train script's own resume (a real training loop,
 a checkpoint file through ``torch.save``/``torch.load``, ``step_update(num_updates)``);
-the others with what RESUME.md measured: a ``state_dict`` round trip matches, and the
+the others with what was measured for them: a ``state_dict`` round trip matches, and the
 pitfalls are named.
 """
 
@@ -56,6 +56,7 @@ def _timm_script(at: int, resume: str, tmp_path: Any, **kw: Any) -> list[float]:
 
 @pytest.mark.parametrize("style", ["state-dict", "last-epoch", "no-state"])
 def test_timm_resumes_as_its_train_script(style, tmp_path):
+    pytest.importorskip("timm")
     spec = make_spec(TIMM, {**TIMM_KW, "t_in_epochs": False}, epochs=20)
     for at in (4, 10):
         got = resume_runs(spec, [at], [style]).runs[0]
@@ -69,6 +70,7 @@ def _findings(name: str, kwargs: dict[str, str], run: RunOptions, **options: Any
 
 
 def test_timm_passes_and_a_rebuilt_scheduler_costs_one_step():
+    pytest.importorskip("timm")
     kw = {k: str(v) for k, v in TIMM_KW.items()} | {"t_in_epochs": "false"}
     found = _findings(TIMM, kw, RunOptions(epochs=20), resume_at=[4, 10])
     assert not found["failed"]
@@ -80,6 +82,7 @@ def test_timm_passes_and_a_rebuilt_scheduler_costs_one_step():
 
 
 def test_timm_per_epoch_resumes_mid_epoch():
+    pytest.importorskip("timm")
     kw = {"t_initial": "10", "warmup_t": "2", "warmup_lr_init": "0.01"}
     found = _findings(TIMM, kw, RunOptions(epochs=10, steps_per_epoch=3), resume_at=[6, 7])
     assert found["state-dict@7"].status == "match" and found["last-epoch@7"].status == "match"
@@ -87,6 +90,7 @@ def test_timm_per_epoch_resumes_mid_epoch():
 
 
 def test_timm_changed_length_keeps_t_initial():
+    pytest.importorskip("timm")
     kw = {k: str(v) for k, v in TIMM_KW.items()} | {"t_in_epochs": "false"}
     found = _findings(TIMM, kw, RunOptions(epochs=20), resume_at=[10], resume_epochs=30)
     f = found["changed-length@10"]
@@ -95,6 +99,7 @@ def test_timm_changed_length_keeps_t_initial():
 
 
 def test_hf_schedules_survive_and_switch_horizon_with_a_jump():
+    pytest.importorskip("transformers")
     name = "transformers.optimization:get_cosine_schedule_with_warmup"
     kw = {"num_warmup_steps": "4", "num_training_steps": "20"}
     found = _findings(name, kw, RunOptions(epochs=20), resume_at=[10])
@@ -109,6 +114,7 @@ def test_hf_schedules_survive_and_switch_horizon_with_a_jump():
 
 
 def test_deepspeed_resumes_through_state_dict_and_last_batch_iteration():
+    pytest.importorskip("deepspeed")
     name = "deepspeed.runtime.lr_schedules:WarmupDecayLR"
     kw = {
         "total_num_steps": "20",
@@ -127,6 +133,7 @@ def test_deepspeed_resumes_through_state_dict_and_last_batch_iteration():
 
 
 def test_ignite_has_no_counter_and_says_so():
+    pytest.importorskip("ignite")
     name = "ignite.handlers.param_scheduler:CosineAnnealingScheduler"
     kw = {"start_value": "0.1", "end_value": "0.001", "cycle_size": "20"}
     found = _findings(name, kw, RunOptions(epochs=20), resume_at=[10])
@@ -136,6 +143,7 @@ def test_ignite_has_no_counter_and_says_so():
 
 
 def test_mmengine_resumes_and_last_step_applies_the_change_twice():
+    pytest.importorskip("mmengine")
     name = "mmengine.optim.scheduler:CosineAnnealingLR"
     found = _findings(
         name, {"T_max": "20", "by_epoch": "false"}, RunOptions(epochs=20), resume_at=[10]
