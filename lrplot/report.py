@@ -215,7 +215,7 @@ def resume_report(done: Any) -> RenderableType:
         how += f", with a run length of {_n(done.epochs, 'epoch')}"
         if done.changes:
             how += " (" + ", ".join(map(str, done.changes)) + ")"
-    parts: list[RenderableType] = [head, Text(how, "dim")]
+    parts: list[RenderableType] = [head, _Hanging(Text(""), Text(how, "dim"), 2)]
     if done.written:
         parts.append(Text.assemble(("wrote ", "green"), (", ".join(done.written), "bold")))
     parts.extend(Text(f"note: {note}", "dim") for note in done.notes)
@@ -270,20 +270,20 @@ def verify_view(
     if table:
         parts.append(verify_table(done, every=every))
     parts.append(Text.assemble(("verified ", "dim"), (done.command, "bold")))
-    parts.append(
-        Text(
-            f"against {log.path}: {log.source}, {_n(len(log.steps), 'value')}; {log.pairing}"
-            + (f"; written by {log.writer}" if log.writer else ""),
-            "dim",
-        )
-    )
+    read = f"{log.path}: {log.source}, {_n(len(log.steps), 'value')}; {log.pairing}"
+    read += f"; written by {log.writer}" if log.writer else ""
+    parts.append(_Hanging(Text(""), Text(f"against {read}", "dim"), 2))
     if done.written:
         names = ["CSV to stdout" if o == "-" else str(o) for o in done.written]
         parts.append(Text.assemble(("wrote ", "green"), (", ".join(names), "bold")))
     parts.extend(Text(f"note: {note}", "dim") for note in [*done.plan.notes, *done.notes])
     e = done.explanation
     if done.ok:
-        parts.append(Text(f"✓ the run followed the plan: {e.message}", "green"))
+        parts.append(
+            _Hanging(
+                Text("✓ ", "green"), Text(f"the run followed the plan: {e.message}", "green"), 2
+            )
+        )
     else:
         first = done.first
         where = f"step {done.first_step}"
@@ -304,7 +304,7 @@ def verify_view(
             )
         )
         kind = e.kind + ("" if e.exact else ", approximately")
-        parts.append(_Hanging(Text(f"  {kind}: ", "yellow"), Text(e.message), 4))
+        parts.append(_Hanging(Text("  "), Text.assemble((f"{kind}: ", "yellow"), e.message), 4))
         if not done.written:
             parts.append(Text("  add -o verify.png to see both curves", "dim"))
     parts += _diagnostic_lines(done.diagnostics)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -249,3 +250,59 @@ def test_help_names_the_formats():
         assert word in text
     text = " ".join(invoke("verify", "cosine", "--help").output.split())
     assert "--log" in text and "--rtol" in text and "--step-base" in text and "--term" not in text
+
+
+# ------------------------------------------------------------------ README
+
+
+def readme_examples() -> list[tuple[list[str], list[str]]]:
+    """Return each ``$ lrplot ...`` of the README's verify section and the lines it prints."""
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    section = text.split("## After training: verify", 1)[1].split("\n## ", 1)[0]
+    examples: list[tuple[list[str], list[str]]] = []
+    for block in section.split("```console\n")[1:]:
+        lines = block.split("```", 1)[0].splitlines()
+        i = 0
+        while i < len(lines):
+            command = lines[i][2:]
+            while command.endswith("\\"):
+                i += 1
+                command = command[:-1] + lines[i].strip()
+            i += 1
+            printed = []
+            while i < len(lines) and not lines[i].startswith("$ "):
+                printed.append(lines[i])
+                i += 1
+            if not command.startswith("echo"):
+                examples.append((shlex.split(command), printed))
+    return examples
+
+
+def run_readme_example(words: list[str], printed: list[str], tmp_path: Path) -> None:
+    """Run a README command in the repository; its output and image must be the README's."""
+    root = Path(__file__).parents[1]
+    words = list(words[1:])
+    image = words[words.index("-o") + 1] if "-o" in words else None
+    if image is not None:
+        words[words.index("-o") + 1] = str(tmp_path / Path(image).name)
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(cli.app, words)
+    output = (
+        result.output.replace(str(tmp_path / Path(image).name), image) if image else (result.output)
+    )
+    assert output.splitlines() == printed
+    assert result.exit_code == (1 if any(line.startswith("✗") for line in printed) else 0)
+    if image is not None:
+        assert (tmp_path / Path(image).name).read_bytes() == (root / image).read_bytes(), (
+            f"{image} is stale: run bash docs/images.sh"
+        )
+
+
+README = readme_examples()
+
+
+@pytest.mark.parametrize("words,printed", README, ids=[" ".join(w[1:3]) for w, _ in README])
+def test_readme_verify_section_is_what_lrplot_prints(words, printed, tmp_path, monkeypatch):
+    if ":" in words[2] and "=" not in words[2]:
+        pytest.importorskip(words[2].split(".")[0])
+    monkeypatch.chdir(Path(__file__).parents[1])
+    run_readme_example(words, printed, tmp_path)

@@ -24,6 +24,7 @@ pytest.importorskip("tensorboard")
 from lrplot import cli
 from lrplot.logs import read_log
 from tests.frameworks import training_logs
+from tests.test_verify import readme_examples, run_readme_example
 
 COMMITTED = Path(__file__).resolve().parents[1] / "data" / "logs"
 runner = CliRunner()
@@ -103,3 +104,12 @@ def test_every_fresh_log_pairs_with_the_lr_each_step_used(fresh):
         )
         used = np.asarray(case["used"])
         np.testing.assert_allclose(log.lr, used[log.rows], rtol=2e-7, err_msg=str(directory))
+
+
+HF_README = [(w, p) for w, p in readme_examples() if w[2].startswith("transformers")]
+
+
+@pytest.mark.parametrize("words,printed", HF_README, ids=[w[-1] for w, _ in HF_README])
+def test_readme_hf_examples_are_what_lrplot_prints(words, printed, tmp_path, monkeypatch):
+    monkeypatch.chdir(COMMITTED.parents[2])
+    run_readme_example(words, printed, tmp_path)
