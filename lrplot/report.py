@@ -288,10 +288,8 @@ def verify_view(
         first = done.first
         where = f"step {done.first_step}"
         if first is not None:
-            where += (
-                f" ({fmt_lr(float(done.logged[first]))} logged, "
-                f"{fmt_lr(float(done.planned[first]))} planned)"
-            )
+            got, want = _apart(float(done.logged[first]), float(done.planned[first]))
+            where += f" ({got} logged, {want} planned)"
         parts.append(
             _Hanging(
                 Text("✗ ", "bold red"),
@@ -309,6 +307,20 @@ def verify_view(
             parts.append(Text("  add -o verify.png to see both curves", "dim"))
     parts += _diagnostic_lines(done.diagnostics)
     return parts
+
+
+def _apart(a: float, b: float) -> tuple[str, str]:
+    """Format two numbers with the fewest digits (4 or more) that tell them apart.
+
+    Example:
+        >>> _apart(0.1, 0.09999997)
+        ('0.1', '0.09999997')
+    """
+    for digits in range(4, 17):
+        x, y = f"{a:.{digits}g}", f"{b:.{digits}g}"
+        if x != y or a == b:
+            return x, y
+    return f"{a!r}", f"{b!r}"
 
 
 def verify_table(done: Any, *, every: int | None = None, max_rows: int = 40) -> Table:

@@ -61,6 +61,8 @@ FACTORS: tuple[int, ...] = (2, 3, 4, 5, 6, 8, 10, 12, 16, 24, 32, 64)
 APPROX = 0.02
 #: float32 storage (TensorBoard, Lightning's self.log) differs by up to about this.
 FLOAT32 = 2e-7
+#: the longest variant of the plan simulated to test an explanation exactly.
+MAX_VARIANT_STEPS = 5_000_000
 
 
 @dataclass
@@ -301,7 +303,7 @@ def _restart(fit: _Fitter, rows: np.ndarray, logged: np.ndarray, first: int) -> 
                 "loading its state_dict()",
                 step=r,
             )
-    if len(candidates) > 16:
+    if len(candidates) > 16 or len(plan) > MAX_VARIANT_STEPS // 5:
         return None
     from lrplot.engine.resume import resume_runs
 
@@ -309,7 +311,7 @@ def _restart(fit: _Fitter, rows: np.ndarray, logged: np.ndarray, first: int) -> 
         if r >= len(plan):
             break
         try:
-            resumed = resume_runs(fit.spec, [r], ["no-state"]).runs[0]
+            resumed = resume_runs(fit.spec, [r], ["no-state"], reference=False).runs[0]
         except Exception:
             return None
         curve = resumed.lr[:, min(fit.group, resumed.lr.shape[1] - 1)]
@@ -383,6 +385,8 @@ def _exact_scale(
     fit: _Fitter, rows: np.ndarray, logged: np.ndarray, k: int, step: int
 ) -> Explanation | None:
     spec = fit.spec
+    if spec.n_steps * abs(k) > MAX_VARIANT_STEPS:
+        return None  # the approximate fit stands in
     if k > 0:  # compressed: the scheduler stepped k times per optimizer step
         longer = fit.simulate(replace(spec, steps_per_epoch=spec.steps_per_epoch * k))
         if longer is None:
@@ -440,10 +444,21 @@ def _scaled(
 
 
 def _group(log: TrainingLog, plan: Schedule) -> int:
-    """Return the plan's param group a column names (``lr-AdamW/pg2`` is group 1)."""
+    """Return the plan's param group a column names.
+
+    Lightning's ``lr-AdamW/pg2`` (1-based) is group 1; lrplot's own ``lr_1`` is group 1.
+
+    Example:
+        >>> from types import SimpleNamespace as NS
+        >>> [_group(NS(name=n), NS(groups=3)) for n in ("lr-SGD/pg2", "lr_2", "lr", "lr_5")]
+        [1, 2, 0, 0]
+    """
     found = re.search(r"pg(\d+)$", log.name)
     if found and 0 < int(found.group(1)) <= plan.groups:
         return int(found.group(1)) - 1
+    found = re.search(r"(?:^|[^a-z])lr_(\d+)$", log.name)
+    if found and int(found.group(1)) < plan.groups:
+        return int(found.group(1))
     return 0
 
 

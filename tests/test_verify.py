@@ -306,3 +306,28 @@ def test_readme_verify_section_is_what_lrplot_prints(words, printed, tmp_path, m
         pytest.importorskip(words[2].split(".")[0])
     monkeypatch.chdir(Path(__file__).parents[1])
     run_readme_example(words, printed, tmp_path)
+
+
+def test_a_column_names_its_param_group(tmp_path):
+    out = tmp_path / "two.csv"
+    made = invoke("cosine", "--T_max", "10", "--lr", "0.1,0.01", "-o", str(out))
+    assert made.exit_code == 0
+    for column in ("lr_0", "lr_1"):
+        result = invoke(
+            "verify",
+            "cosine",
+            "--T_max",
+            "10",
+            "--lr",
+            "0.1,0.01",
+            "--log",
+            str(out),
+            "--column",
+            column,
+        )
+        assert result.exit_code == 0, result.output
+        assert f"compared with param group {column[-1]} of 2" in result.output
+    wrong = invoke(
+        "verify", "cosine", "--T_max", "10", "--lr", "0.1", "--log", str(out), "--column", "lr_1"
+    )
+    assert wrong.exit_code == 1 and "times 0.1" in " ".join(wrong.output.split())

@@ -122,23 +122,38 @@ class _Loop:
             n = spec.epochs if self.per_epoch else spec.n_steps
             self.metric = np.asarray(metric_values(spec.metric, n or 0)[0], dtype=np.float64)
 
-    def run(self, start: int, stop: int, rows: list[list[float]]) -> None:
-        """Record rows ``start..stop-1``; raise what the scheduler raises while stepping."""
+    def run(self, start: int, stop: int, out: list[float]) -> None:
+        """Append each group's lr of rows ``start..stop-1`` to ``out`` (flat, row by row).
+
+        Raises what the scheduler raises while stepping; the rows before stay in ``out``.
+        """
         groups, protocol, spe, metric = (
             self.optimizer.param_groups,
             self.protocol,
             self.spe,
             self.metric,
         )
+        if protocol.fast and metric is None and len(groups) == 1:  # torch: step() only
+            group, step, per_epoch = groups[0], protocol.scheduler.step, self.per_epoch
+            for i in range(start, stop):
+                out.append(group["lr"])
+                if not per_epoch or (i + 1) % spe == 0:
+                    step()
+            return
         for i in range(start, stop):
             protocol.before_step(i)
-            rows.append([float(g["lr"]) for g in groups])
+            out.extend(float(g["lr"]) for g in groups)
             value = None if metric is None or self.per_epoch else float(metric[i])
             protocol.after_step(i, value)
             if (i + 1) % spe == 0:
                 epoch = i // spe
                 value = None if metric is None or not self.per_epoch else float(metric[epoch])
                 protocol.after_epoch(epoch, value)
+
+
+def _rows(out: list[float], groups: int) -> np.ndarray:
+    """Return flat recorded lrs as an array of shape (rows, groups)."""
+    return np.asarray(out, dtype=np.float64).reshape(-1, groups)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -154,17 +169,18 @@ def _new(spec: ScheduleSpec, optimizer: Any = None, **extra: Any) -> tuple[Any, 
 def _reference(spec: ScheduleSpec) -> tuple[np.ndarray, _Loop]:
     optimizer, protocol = _new(spec)
     loop = _Loop(spec, optimizer, protocol)
-    rows: list[list[float]] = []
+    out: list[float] = []
     try:
-        loop.run(0, spec.n_steps, rows)
+        loop.run(0, spec.n_steps, out)
     except LrplotError:
         raise
     except Exception as exc:
         if "Tried to step" not in str(exc):  # OneCycleLR past total_steps: rows so far
             raise SimulationError(
-                f"the scheduler failed at optimizer step {len(rows)}: {_first_line(exc)}"
+                f"the scheduler failed at optimizer step {len(out) // spec.groups}: "
+                f"{_first_line(exc)}"
             ) from exc
-    return np.asarray(rows, dtype=np.float64).reshape(len(rows), spec.groups), loop
+    return _rows(out, spec.groups), loop
 
 
 class _Checkpoint:
@@ -335,7 +351,7 @@ def _resume_one(
     if checkpoint.missing is not None and style in ("state-dict", "optimizer-first", CHANGED):
         done.skipped = checkpoint.missing
         return done
-    rows: list[list[float]] = head.tolist()
+    out: list[float] = head.ravel().tolist()
     try:
         optimizer, protocol = _build_resumed(style, spec, checkpoint, at, step_per, notes)
     except _Skip as skip:
@@ -345,19 +361,19 @@ def _resume_one(
         done.error = f"resuming failed: {_first_line(exc)}"
         return done
     try:
-        _Loop(spec, optimizer, protocol).run(at, spec.n_steps, rows)
+        _Loop(spec, optimizer, protocol).run(at, spec.n_steps, out)
     except Exception as exc:
         done.error = _first_line(exc)
-    done.lr = np.asarray(rows, dtype=np.float64).reshape(len(rows), spec.groups)
+    done.lr = _rows(out, spec.groups)
     return done
 
 
 def _interrupted(spec: ScheduleSpec, at: int) -> tuple[np.ndarray, _Checkpoint]:
     """Run the first ``at`` steps and take the checkpoint."""
     optimizer, protocol = _new(spec)
-    rows: list[list[float]] = []
-    _Loop(spec, optimizer, protocol).run(0, at, rows)
-    head = np.asarray(rows, dtype=np.float64).reshape(len(rows), spec.groups)
+    out: list[float] = []
+    _Loop(spec, optimizer, protocol).run(0, at, out)
+    head = _rows(out, spec.groups)
     return head, _Checkpoint(optimizer, protocol)
 
 
@@ -367,6 +383,7 @@ def resume_runs(
     styles: Sequence[str] = STYLES,
     *,
     new_spec: ScheduleSpec | None = None,
+    reference: bool = True,
 ) -> ResumeRuns:
     """Interrupt ``spec``'s run at each step of ``at`` and resume it in each style.
 
@@ -377,6 +394,7 @@ def resume_runs(
         new_spec: resume with a changed run length: the schedule the resumed script
             builds (its ``state_dict`` comes from ``spec``'s run); the reference is then
             ``new_spec``'s own uninterrupted run, and ``kept`` the old one stepped on.
+        reference: False skips the uninterrupted run (``reference`` is then empty).
 
     Raises:
         UsageError: a resume point outside the run, or kwargs torch rejects.
@@ -387,7 +405,11 @@ def resume_runs(
     with warnings.catch_warnings(), _logged():
         warnings.simplefilter("ignore")
         warnings.filterwarnings("ignore", message=_ORDER_WARNING)
-        reference, loop = _reference(target)
+        if reference:
+            rows, loop = _reference(target)
+        else:
+            optimizer, protocol = _new(target)
+            rows, loop = np.empty((0, target.groups)), _Loop(target, optimizer, protocol)
         kept = None
         if new_spec is not None:
             kept = _reference(replace(spec, epochs=target.epochs))[0]
@@ -409,7 +431,7 @@ def resume_runs(
             for style in (CHANGED,) if new_spec is not None else styles:
                 runs.append(_resume_one(style, target, checkpoint, head, point, step_per))
     return ResumeRuns(
-        reference=reference,
+        reference=rows,
         runs=runs,
         cls=type(loop.protocol.scheduler).__name__,
         step_per=step_per,
