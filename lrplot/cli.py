@@ -575,10 +575,10 @@ check_app = typer.Typer(
 app.add_typer(check_app, name="check")
 verify_app = typer.Typer(
     cls=VerifyGroup,
-    help="Did the run follow the plan? Compare a schedule (a scheduler command line or a "
-    "SPEC) with the lr a training log recorded: Hugging Face trainer_state.json, Lightning "
-    "metrics.csv, TensorBoard events, a W&B CSV export or a plain CSV. Exit 1 when they "
-    "differ, with the step and the likely cause.\n\n"
+    help="Did the run follow the plan? Compare a schedule (a scheduler command line, or a "
+    "SPEC such as cosine:T_max=16,epochs=2) with the lr a training log recorded: Hugging "
+    "Face trainer_state.json, Lightning metrics.csv, TensorBoard events, a W&B CSV export "
+    "or a plain CSV. Exit 1 when they differ, with the step and the likely cause.\n\n"
     "Example: [bold]lrplot verify cosine --T_max 16 --epochs 2 --steps-per-epoch 8 "
     "--step-per iter --log metrics.csv[/]",
     context_settings={"help_option_names": ["-h", "--help"]},
