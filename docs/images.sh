@@ -11,3 +11,10 @@ lrplot multistep --milestones 30,80 --gamma 0.5 --lr 0.1,0.01 -o multistep.png
 lrplot compare "cosine:T_max=100" "step:step_size=30,gamma=0.5" "onecycle:max_lr=0.1" \
   --epochs 100 -o compare.png
 lrplot cosine --epochs 150 --sweep T_max=50,100,150 -o sweep.png
+# the README's verify and resume images, from the repository root (as the README runs
+# them); verify exits 1 when it finds what the image shows
+cd ..
+lrplot verify cosine --T_max 16 --epochs 2 --steps-per-epoch 8 --step-per iter \
+  --log tests/data/logs/lightning/bug_epoch/metrics.csv -o docs/verify.png || test $? -eq 1
+lrplot check cosine --T_max 16 --epochs 20 --warmup 4 --warmup-start-factor 0.1 \
+  --resume-at 10 -o docs/resume.png

@@ -427,6 +427,30 @@ def compare_request(
     )
 
 
+def spec_request(text: str, run: RunOptions, display: DisplayOptions) -> Request:
+    """Return the request of one schedule given as a SPEC (``lrplot verify SPEC``).
+
+    Run options apply unless the SPEC sets its own.
+
+    Example:
+        >>> r = spec_request("cosine:T_max=10,epochs=20", RunOptions(epochs=5), DisplayOptions())
+        >>> r.kind, r.specs[0].epochs, r.specs[0].to_command()
+        ('schedule', 20, 'lrplot cosine --T_max 10 --epochs 20')
+    """
+    keys = _run_keys(run)
+    epochs = keys.pop("epochs")
+    spec = parse_spec(text, **keys)
+    if epochs is not None and spec.epochs is None:
+        spec = replace(spec, epochs=epochs)
+    return Request(
+        [[spec]],
+        display,
+        command=spec.to_command(),
+        max_steps=run.max_steps,
+        default_out=_default_out(export.default_name(spec.scheduler), display),
+    )
+
+
 def _default_out(name: str, display: DisplayOptions) -> str | None:
     """Return the image written when no -o is given: none when a table or curve is printed.
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from lrplot.engine.protocols import Protocol, TorchProtocol, protocol_for
 from lrplot.errors import ExpressionError, LrplotError, SimulationError, UsageError
+from lrplot.expr import Expression
 from lrplot.metric import metric_length, metric_name, metric_source, metric_values
 from lrplot.plugins import scheduler_info
 from lrplot.registry import is_sequence_annotation
@@ -275,8 +276,15 @@ def build_scheduler(spec: ScheduleSpec, optimizer: Any) -> Any:
     return build_protocol(spec, optimizer).scheduler
 
 
-def build_protocol(spec: ScheduleSpec, optimizer: Any) -> Protocol:
+def build_protocol(
+    spec: ScheduleSpec, optimizer: Any, *, extra: dict[str, Any] | None = None
+) -> Protocol:
     """Build the scheduler for a resolved spec and return the protocol that steps it.
+
+    Args:
+        spec: a resolved spec.
+        optimizer: the optimizer the scheduler drives.
+        extra: kwargs for the outermost constructor only (a resume's ``last_epoch``).
 
     Raises:
         UsageError: the kwargs were rejected, or the object is no scheduler lrplot can
@@ -285,7 +293,7 @@ def build_protocol(spec: ScheduleSpec, optimizer: Any) -> Protocol:
     from torch.optim import lr_scheduler
 
     if not spec.warmup:
-        return _build_one(spec, optimizer)
+        return _build_one(spec, optimizer, extra)
     what = f"--warmup {spec.warmup}"
     warm = _call_torch(
         what,
@@ -304,11 +312,28 @@ def build_protocol(spec: ScheduleSpec, optimizer: Any) -> Protocol:
             key="warmup",
         )
     main = built.scheduler
-    wrapped = _call_torch(what, lr_scheduler.SequentialLR, optimizer, [warm, main], [spec.warmup])
+    wrapped = _call_torch(
+        what, lr_scheduler.SequentialLR, optimizer, [warm, main], [spec.warmup], **(extra or {})
+    )
     return TorchProtocol(wrapped, spec.step_per or "epoch")
 
 
-def _build_one(spec: ScheduleSpec, optimizer: Any) -> Protocol:
+def scheduler_factory(spec: ScheduleSpec) -> Callable[..., Any]:
+    """Return the class or function that builds the spec's outermost scheduler.
+
+    Example:
+        >>> scheduler_factory(coerce_spec("cosine:T_max=5", warmup=2)).__name__
+        'SequentialLR'
+    """
+    from torch.optim import lr_scheduler
+
+    if spec.warmup:
+        return lr_scheduler.SequentialLR  # type: ignore[no-any-return]
+    info = spec.info
+    return getattr(lr_scheduler, info.cls) if info.builtin else info.obj  # type: ignore[no-any-return]
+
+
+def _build_one(spec: ScheduleSpec, optimizer: Any, extra: dict[str, Any] | None = None) -> Protocol:
     from torch.optim import lr_scheduler
 
     info = spec.info
@@ -316,7 +341,8 @@ def _build_one(spec: ScheduleSpec, optimizer: Any) -> Protocol:
     for key, value in spec.kwargs.items():
         kw = info.kwarg(key)
         if key == "lr_lambda":
-            value = value[0] if len(value) == 1 else list(value)
+            value = [_function(fn) for fn in value]
+            value = value[0] if len(value) == 1 else value
         elif kw is not None and kw.kind == "specs":
             value = [_build_one(sub, optimizer).scheduler for sub in value]
             if not is_sequence_annotation(kw.annotation):
@@ -326,6 +352,7 @@ def _build_one(spec: ScheduleSpec, optimizer: Any) -> Protocol:
                     )
                 value = value[0]
         kwargs[key] = value
+    kwargs.update(extra or {})
     factory = getattr(lr_scheduler, info.cls) if info.builtin else info.obj
     who = "torch" if info.builtin else spec.scheduler
     if info.traits.optimizer_keyword:
@@ -341,6 +368,22 @@ def _build_one(spec: ScheduleSpec, optimizer: Any) -> Protocol:
     if protocol.optimizer is not optimizer:
         raise UsageError(f"'{spec.scheduler}' returned a scheduler built on another optimizer")
     return protocol
+
+
+def _function(fn: Any) -> Any:
+    """Return an expression as the plain function a training script would pass.
+
+    torch's ``LambdaLR.state_dict()`` leaves functions out and keeps the ``__dict__`` of
+    callable objects; an ``lr_lambda`` typed as an expression stands for a script's
+    ``lambda epoch: ...``, so it is handed over as one.
+    """
+    if not isinstance(fn, Expression):
+        return fn
+
+    def lr_lambda(epoch: int) -> float:
+        return fn(epoch)
+
+    return lr_lambda
 
 
 def _protocol(spec: ScheduleSpec, made: Any) -> Protocol:
@@ -628,5 +671,6 @@ __all__ = [
     "protocol_for",
     "resolve",
     "scheduler_doc",
+    "scheduler_factory",
     "simulate",
 ]
