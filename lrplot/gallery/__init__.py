@@ -75,6 +75,7 @@ from lrplot.gallery.site import (
     finish,
     publish,
 )
+from lrplot.plugins import imports_allowed
 
 __all__ = [
     "MAX_BYTES",
@@ -170,7 +171,7 @@ def run(
     outcome = GalleryRun(out_dir, gallery.total, 0, check, problems=list(gallery.problems))
     try:
         with _pool(workers) if workers > 1 else contextlib.nullcontext() as pool:
-            results = _render_all(gallery.entries, chosen, staging, pool, progress)
+            results = _render_all(gallery.entries, chosen, staging, pool, progress, allow_import)
             outcome.failures = [
                 f"{e.where}: entry '{e.name}': {results[e.name].error}"
                 for e in gallery.entries
@@ -206,14 +207,19 @@ def render_entry(
         LrplotError: the entry failed to simulate or draw.
     """
     os.makedirs(os.path.join(out_dir, THUMBS), exist_ok=True)
-    result = _render(entry, parse_formats(list(formats)), str(out_dir))
+    result = _render(entry, parse_formats(list(formats)), str(out_dir), allow_import=True)
     if result.error:
         raise LrplotError(result.error)
     return result.diagnostics
 
 
-def _render(entry: Entry, formats: tuple[str, ...], out: str) -> EntryResult:
-    """Simulate, diagnose and draw one entry into ``out``; never raise."""
+def _render(entry: Entry, formats: tuple[str, ...], out: str, *, allow_import: bool) -> EntryResult:
+    """Simulate, diagnose and draw one entry into ``out``; never raise.
+
+    It runs in worker processes too, which inherit none of the parent's consent:
+    ``allow_import`` is the run's own answer, so a plug-in name that reaches a worker is
+    imported only with ``--allow-import`` (entries are built, and checked, in the parent).
+    """
     from lrplot import pipeline
 
     result = EntryResult(entry.name)
@@ -222,7 +228,8 @@ def _render(entry: Entry, formats: tuple[str, ...], out: str) -> EntryResult:
             [os.path.join(out, f"{entry.name}.{fmt}") for fmt in formats],
             thumbnail=(os.path.join(out, THUMBS, f"{entry.name}.png"), THUMB_PX),
         )
-        done = pipeline.run(request)
+        with imports_allowed(allow_import):
+            done = pipeline.run(request)
         result.diagnostics = [(d.level, d.message, d.fix) for d in done.diagnostics]
     except LrplotError as exc:
         result.error = str(exc)
@@ -239,6 +246,7 @@ def _render_all(
     staging: str,
     pool: Any,
     progress: Progress | None,
+    allow_import: bool = False,
 ) -> dict[str, EntryResult]:
     """Render every entry into ``staging``: in ``pool`` if given, else in this process."""
     results: dict[str, EntryResult] = {}
@@ -250,12 +258,15 @@ def _render_all(
 
     if pool is None:
         for entry in entries:
-            record(entry.name, _render(entry, formats, staging))
+            record(entry.name, _render(entry, formats, staging, allow_import=allow_import))
         return results
     from concurrent.futures import as_completed
     from concurrent.futures.process import BrokenProcessPool
 
-    futures = {pool.submit(_render, e, formats, staging): e.name for e in entries}
+    futures = {
+        pool.submit(_render, e, formats, staging, allow_import=allow_import): e.name
+        for e in entries
+    }
     try:
         for future in as_completed(futures):
             name = futures[future]
