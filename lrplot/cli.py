@@ -417,8 +417,8 @@ app.command("compare", rich_help_panel="Commands")(
 def gallery(
     config: Annotated[Path, typer.Argument(metavar="CONFIG.yaml", help="The gallery config.")],
     out_dir: Annotated[
-        Path, typer.Option("--out", "-o", help="Directory for the images and index.")
-    ] = Path("gallery"),
+        str, typer.Option("--out", "-o", help="Directory for the images and index.")
+    ] = "gallery",
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes.")] = min(
         2, os.cpu_count() or 1
     ),

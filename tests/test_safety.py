@@ -236,3 +236,291 @@ def test_a_plugin_name_reaching_a_worker_is_not_imported(canaries, tmp_path, mon
     assert imported(marker) == set()
     assert done.rendered == 1
     assert len(done.failures) == 1 and "--allow-import" in done.failures[0]
+
+
+# ------------------------------------------------------------------ files lrplot may touch
+
+ONE = "entries:\n  one: {scheduler: cosine, kwargs: {T_max: 4}, epochs: 6}\n"
+TWO = ONE + "  two: {scheduler: exp, kwargs: {gamma: 0.8}, epochs: 6}\n"
+
+
+def tree(directory: Path) -> dict[str, bytes | str]:
+    """Every path under ``directory`` (recursively) with its bytes, or its link target."""
+    out: dict[str, bytes | str] = {}
+    for p in sorted(directory.rglob("*")):
+        key = str(p.relative_to(directory))
+        if p.is_symlink():
+            out[key] = f"-> {p.readlink()}"
+        elif p.is_file():
+            out[key] = p.read_bytes()
+        else:
+            out[key] = "dir"
+    return out
+
+
+def gallery_cli(*args: str):
+    return runner.invoke(cli.app, ["gallery", *map(str, args), "--format", "png", "--jobs", "1"])
+
+
+def test_gallery_into_a_project_refuses_to_replace_its_files(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "README.md").write_text("# my project\n")
+    (project / "index.html").write_text("<p>mine</p>\n")
+    (project / "one.yaml").write_text(ONE)
+    before = tree(tmp_path)
+    monkeypatch.chdir(project)
+    result = gallery_cli("one.yaml", "--out", ".")
+    assert result.exit_code == 1, result.output
+    assert "holds files that lrplot did not write: README.md, index.html" in result.output
+    assert "move them away, or choose another --out" in result.output
+    assert tree(tmp_path) == before  # nothing touched, nothing added
+
+
+def test_a_file_in_the_way_is_refused_even_in_a_gallery_lrplot_wrote(tmp_path):
+    config, out = tmp_path / "cfg.yaml", tmp_path / "out"
+    config.write_text(ONE)
+    assert gallery_cli(config, "--out", out).exit_code == 0
+    (out / "two.png").write_bytes(b"my own picture")  # a name the next config will produce
+    config.write_text(TWO)
+    before = tree(out)
+    result = gallery_cli(config, "--out", out)
+    assert result.exit_code == 1 and "did not write: two.png" in result.output, result.output
+    assert tree(out) == before
+
+
+@pytest.mark.parametrize("kind", ["symlink", "directory", "fifo", "dangling"])
+def test_odd_files_in_the_way_are_refused(tmp_path, kind):
+    import os
+
+    config, out = tmp_path / "cfg.yaml", tmp_path / "out"
+    config.write_text(ONE)
+    out.mkdir()
+    target = tmp_path / "elsewhere.md"
+    target.write_text("precious\n")
+    if kind == "symlink":
+        (out / "README.md").symlink_to(target)
+    elif kind == "directory":
+        (out / "README.md").mkdir()
+    elif kind == "fifo":
+        os.mkfifo(out / "README.md")
+    else:
+        (out / "README.md").symlink_to(tmp_path / "nowhere")
+    before = tree(tmp_path)
+    result = gallery_cli(config, "--out", out)
+    assert result.exit_code == 1 and "did not write: README.md" in result.output, result.output
+    assert tree(tmp_path) == before
+
+
+def test_owned_files_are_replaced_and_identical_ones_adopted(tmp_path):
+    import shutil
+
+    config, out = tmp_path / "cfg.yaml", tmp_path / "out"
+    config.write_text(TWO)
+    assert gallery_cli(config, "--out", out).exit_code == 0
+    manifest = (out / ".lrplot-gallery.json").read_text()
+    assert '"one.png"' in manifest and '"README.md"' in manifest
+    copy = tmp_path / "copy"  # the same files without the manifest: identical bytes, adopted
+    shutil.copytree(out, copy, ignore=lambda *_: [".lrplot-gallery.json"])
+    before = tree(copy)
+    result = gallery_cli(config, "--out", copy)
+    assert result.exit_code == 0 and "wrote 0 files" in result.output, result.output
+    assert {k: v for k, v in tree(copy).items() if k != ".lrplot-gallery.json"} == before
+    assert (copy / ".lrplot-gallery.json").read_text() == manifest
+    config.write_text(TWO.replace("T_max: 4", "T_max: 5"))  # lrplot's own files: replaced
+    result = gallery_cli(config, "--out", copy)
+    assert result.exit_code == 0 and "wrote 4 files" in result.output, result.output
+
+
+def test_a_manifest_lrplot_did_not_write_is_refused(tmp_path):
+    config, out = tmp_path / "cfg.yaml", tmp_path / "out"
+    config.write_text(ONE)
+    out.mkdir()
+    (out / ".lrplot-gallery.json").write_text('{"files": ["../../etc/passwd"]}')
+    result = gallery_cli(config, "--out", out)
+    assert result.exit_code == 1 and "is not a manifest that lrplot wrote" in result.output
+
+
+def test_empty_out_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "one.yaml").write_text(ONE)
+    before = tree(tmp_path)
+    for out in ("", "  "):
+        result = gallery_cli("one.yaml", "--out", out)
+        assert result.exit_code == 2 and "--out is empty" in result.output, result.output
+    assert tree(tmp_path) == before
+
+
+# ------------------------------------------------------------------ failed entries and index files
+
+FAILING = (
+    "entries:\n"
+    "  good: {scheduler: cosine, kwargs: {T_max: 4}, epochs: 6}\n"
+    "  bad-kwarg: {scheduler: cosine, kwargs: {T_max: abc}}\n"
+    "  bad-render: {scheduler: linear, kwargs: {end_factor: 0.0, total_iters: 4}, log: true}\n"
+)
+
+
+def test_failed_entries_keep_a_card_with_their_error(tmp_path):
+    config, out = tmp_path / "cfg.yaml", tmp_path / "out"
+    config.write_text(FAILING)
+    result = gallery_cli(config, "--out", out)
+    assert result.exit_code == 1
+    readme = (out / "README.md").read_text()
+    index = (out / "index.html").read_text()
+    assert "3 entries (2 failed)" in readme and "3 entries (2 failed)" in index
+    rows = {
+        line.split("**")[1]: line
+        for line in readme.splitlines()
+        if line.startswith("| ") and "**" in line
+    }
+    assert list(rows) == ["good", "bad-kwarg", "bad-render"]  # the config's order
+    assert (
+        "✗ failed" in rows["bad-kwarg"] and "kwargs.T_max: expects an integer" in rows["bad-kwarg"]
+    )
+    assert "cfg.yaml:3:" in rows["bad-kwarg"] and str(tmp_path) not in readme
+    assert (
+        "✗ failed" in rows["bad-render"] and "--log needs every lr &gt; 0" not in rows["bad-render"]
+    )
+    assert "--log needs every lr > 0" in rows["bad-render"]
+    assert "✗" not in rows["good"]
+    assert '<div class="card failed" id="bad-kwarg"' in index
+    assert '<div class="card failed" id="bad-render"' in index
+    assert "✗ failed: " in index and "--log needs every lr &gt; 0" in index
+    assert '<img src="good.png"' in index and 'src="bad-render.png"' not in index
+
+
+def test_no_entry_rendered_leaves_the_index_files_as_they_were(tmp_path):
+    config, out = tmp_path / "cfg.yaml", tmp_path / "out"
+    config.write_text(TWO)
+    assert gallery_cli(config, "--out", out).exit_code == 0
+    before = tree(out)
+    config.write_text(  # every entry fails to render (as when the disk is full)
+        TWO.replace("epochs: 6}", "epochs: 6, log: true, lr: 0.1}")
+        .replace("kwargs: {T_max: 4}", "kwargs: {T_max: 4, eta_min: 0}")
+        .replace("gamma: 0.8", "gamma: 0.0")
+    )
+    result = gallery_cli(config, "--out", out)
+    assert result.exit_code == 1 and "rendered 0 of 2 entries" in result.output, result.output
+    assert tree(out) == before
+
+
+def test_a_write_failing_midway_leaves_the_index_files(tmp_path, monkeypatch):
+    from lrplot import export
+    from lrplot.errors import OutputError
+
+    config, out = tmp_path / "cfg.yaml", tmp_path / "out"
+    config.write_text(TWO)
+    assert gallery_cli(config, "--out", out).exit_code == 0
+    index_before = {n: (out / n).read_bytes() for n in ("README.md", "index.html")}
+    real = export.atomic_write
+
+    def full_disk(path, write, **kw):
+        if Path(path).name == "two.png":
+            raise OutputError(f"cannot write {path}: No space left on device")
+        real(path, write, **kw)
+
+    monkeypatch.setattr(export, "atomic_write", full_disk)
+    config.write_text(TWO.replace("T_max: 4", "T_max: 5").replace("0.8", "0.7"))
+    result = gallery_cli(config, "--out", out)
+    assert result.exit_code == 1 and "No space left" in result.output
+    assert {n: (out / n).read_bytes() for n in index_before} == index_before
+    assert not [p for p in out.iterdir() if p.name.startswith(".lrplot-") and "json" not in p.name]
+
+
+# ------------------------------------------------------------------ one writer per gallery DIR
+
+HOLD = """\
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def hold_lock(directory: Path, seconds: float):
+    import subprocess
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(directory), str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_a_second_writer_is_refused_while_the_first_holds_dir(tmp_path, monkeypatch):
+    from lrplot.gallery import site
+
+    config, out = tmp_path / "cfg.yaml", tmp_path / "out"
+    config.write_text(ONE)
+    out.mkdir()
+    monkeypatch.setattr(site, "LOCK_WAIT", 0.5)
+    holder = hold_lock(out, 30)
+    try:
+        result = gallery_cli(config, "--out", out)
+        assert result.exit_code == 1, result.output
+        assert "is being written by another lrplot gallery run" in result.output
+        assert tree(out) == {}
+        result = gallery_cli(config, "--out", out, "--check")  # a reader waits for the writer
+        assert "is being written by another lrplot gallery run" in result.output
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_second_writer_waits_for_the_first(tmp_path):
+    config, out = tmp_path / "cfg.yaml", tmp_path / "out"
+    config.write_text(ONE)
+    out.mkdir()
+    holder = hold_lock(out, 1.0)
+    try:
+        result = gallery_cli(config, "--out", out)
+    finally:
+        holder.wait()
+    assert result.exit_code == 0, result.output
+    assert (out / "one.png").exists()
+
+
+def test_two_concurrent_runs_never_mix_their_files(tmp_path):
+    import subprocess
+
+    lrplot_bin = str(Path(sys.executable).parent / "lrplot")
+    configs = {
+        "a": "entries:\n  x: {scheduler: cosine, kwargs: {T_max: 5}}\n"
+        "  y: {scheduler: exp, kwargs: {gamma: 0.9}}\n",
+        "b": "entries:\n  x: {scheduler: step, kwargs: {step_size: 2}}\n  y: {scheduler: linear}\n",
+    }
+    solo = {}
+    for name, text in configs.items():
+        (tmp_path / f"{name}.yaml").write_text(text)
+        done = gallery_cli(tmp_path / f"{name}.yaml", "--out", tmp_path / f"solo-{name}")
+        assert done.exit_code == 0, done.output
+        solo[name] = tree(tmp_path / f"solo-{name}")
+    shared = tmp_path / "shared"
+    procs = [
+        subprocess.Popen(
+            [
+                lrplot_bin,
+                "gallery",
+                str(tmp_path / f"{n}.yaml"),
+                "--out",
+                str(shared),
+                "--format",
+                "png",
+                "--jobs",
+                "1",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for n in configs
+    ]
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    final = tree(shared)
+    winner = "a" if "a.yaml" in final["README.md"].decode() else "b"
+    for name in ("x.png", "y.png", "README.md", "index.html", "contact-sheet.png"):
+        assert final[name] == solo[winner][name], name

@@ -63,7 +63,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lrplot.errors import LrplotError, OutputError
+from lrplot.errors import LrplotError, OutputError, UsageError
 from lrplot.gallery.build import MAX_STEPS, Entry, Gallery, load, load_text
 from lrplot.gallery.config import MAX_BYTES, check_name, parse_formats
 from lrplot.gallery.site import (
@@ -129,8 +129,8 @@ class GalleryRun:
 
 
 def run(
-    config: Path,
-    out_dir: Path,
+    config: str | Path,
+    out_dir: str | Path,
     *,
     jobs: int = 1,
     formats: str | None = DEFAULT_FORMATS,
@@ -141,7 +141,9 @@ def run(
     """Render (or with ``check`` verify) a gallery; return what happened.
 
     Files in ``out_dir`` are replaced atomically and only when their bytes change; files
-    lrplot did not write are never touched. With ``check`` nothing is written.
+    lrplot did not write are never touched (its manifest in DIR lists the files it wrote;
+    any other file in the way is refused). A failed entry keeps a card, marked failed;
+    when no entry rendered, DIR is left as it was. With ``check`` nothing is written.
 
     Args:
         config: the YAML config.
@@ -155,9 +157,12 @@ def run(
 
     Raises:
         ConfigError: the config file itself is unusable.
-        UsageError: a bad ``formats``.
-        OutputError: ``out_dir`` cannot be created or written.
+        UsageError: a bad ``formats``, or an empty ``out_dir``.
+        OutputError: ``out_dir`` cannot be created, locked or written, or it holds files
+            in the way that lrplot did not write.
     """
+    if not str(out_dir).strip():
+        raise UsageError("--out is empty", hint="name the gallery directory, e.g. --out gallery")
     config, out_dir = Path(config), Path(out_dir)
     chosen = parse_formats(formats) if formats is not None else None
     gallery = load(config, allow_import=allow_import)
@@ -177,9 +182,9 @@ def run(
                 for e in gallery.entries
                 if results[e.name].error
             ]
-            good = [e for e in gallery.entries if not results[e.name].error]
-            produced = finish(gallery, good, results, chosen, staging, pool)
-        outcome.rendered, outcome.produced = len(good), len(produced)
+            produced = finish(gallery, results, chosen, staging, pool)
+        outcome.rendered = sum(1 for e in gallery.entries if not results[e.name].error)
+        outcome.produced = len(produced)
         if check:
             compare(outcome, produced, staging, config, chosen, formats, allow_import)
         else:

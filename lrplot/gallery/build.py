@@ -101,13 +101,19 @@ class Entry:
 
 @dataclass
 class Gallery:
-    """A loaded config: the valid entries, the problems of the others, the formats."""
+    """A loaded config: the valid entries, the problems of the others, the formats.
+
+    ``broken`` maps the name of each entry the config could not build to its located
+    messages (one per line); ``names`` lists every entry name in the config's order.
+    """
 
     path: Path
     entries: list[Entry]
     problems: list[str]
     formats: tuple[str, ...] | None = None
     total: int = 0
+    broken: dict[str, str] = field(default_factory=dict)
+    names: list[str] = field(default_factory=list)
 
 
 def _info(scheduler: str, path: Path_) -> Any:
@@ -418,6 +424,7 @@ def _load_text(text: str, label: str) -> Gallery:
     seen: dict[str, str] = {}
     for name, raw in top.entries.items():
         path: Path_ = ("entries", name)
+        gallery.names.append(name)
         try:
             if name.lower() in seen:
                 raise _Problem(
@@ -429,7 +436,9 @@ def _load_text(text: str, label: str) -> Gallery:
             with _at(path):
                 gallery.entries.append(_entry(name, raw, defaults, source))
         except _Problem as problem:
-            gallery.problems.extend(_format(source, problem, name))
+            lines = _format(source, problem, name)
+            gallery.problems.extend(lines)
+            gallery.broken[name] = "\n".join(lines)
     return gallery
 
 
