@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
+import signal
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -56,6 +57,28 @@ def fail(error: LrplotError) -> NoReturn:
     raise typer.Exit(error.exit_code)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, a cancelled CI job), handled like Ctrl-C."""
+
+
+#: the signal that interrupted this process (main() exits with 128 + it), else 0.
+_SIGNALLED = 0
+#: the interruption has been reported.
+_SAID = False
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    """Stop the run with an exception, so every clean-up runs (temporary files, workers).
+
+    Once only: a second signal must not interrupt the clean-up the first one started.
+    """
+    global _SIGNALLED
+    _SIGNALLED = signum
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
 @contextlib.contextmanager
 def _reported(debug: bool = False) -> Iterator[None]:
     try:
@@ -64,11 +87,19 @@ def _reported(debug: bool = False) -> Iterator[None]:
         if debug:
             raise
         fail(error)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        _say_interrupted(isinstance(exc, Terminated))
+        raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
+
+
+def _say_interrupted(terminated: bool) -> None:
+    """Say once that the run was interrupted (or terminated) and left no partial file."""
+    global _SAID
+    if not _SAID:
         from lrplot import report
 
-        report.console(stderr=True).print(report.interrupted())
-        raise typer.Exit(130) from None
+        _SAID = True
+        report.console(stderr=True).print(report.interrupted(terminated))
 
 
 # --------------------------------------------------------------------------- options
@@ -461,7 +492,29 @@ def gallery(
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Run the command line (the ``lrplot`` console script)."""
-    if argv is None and any(a == "--debug" for a in sys.argv[1:]):
-        return app()
-    return app(args=argv)
+    """Run the command line (the ``lrplot`` console script).
+
+    SIGTERM is handled like Ctrl-C: the run stops, cleans up, and exits 143 (130 for Ctrl-C).
+    """
+    global _SIGNALLED, _SAID
+    _SIGNALLED, _SAID = 0, False
+    previous: dict[int, Any] = {}
+    with contextlib.suppress(ValueError):  # only the main thread may set handlers
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, _on_signal)
+    try:
+        if argv is None and any(a == "--debug" for a in sys.argv[1:]):
+            return app()
+        return app(args=argv)
+    except SystemExit:
+        if _SIGNALLED:  # stopped outside a command's own handling (typer exits quietly)
+            _say_interrupted(_SIGNALLED == signal.SIGTERM)
+            raise SystemExit(128 + _SIGNALLED) from None
+        raise
+    except KeyboardInterrupt:
+        _say_interrupted(_SIGNALLED == signal.SIGTERM)
+        raise SystemExit(128 + (_SIGNALLED or signal.SIGINT)) from None
+    finally:
+        for number, handler in previous.items():
+            if handler is not None:
+                signal.signal(number, handler)

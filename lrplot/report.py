@@ -422,9 +422,10 @@ def error_lines(message: str, hint: str | None = None) -> RenderableType:
     return Group(*parts)
 
 
-def interrupted() -> RenderableType:
-    """Return the message printed when a run is interrupted."""
-    return Text.assemble(("interrupted", "bold red"), ": no partial file was left behind")
+def interrupted(terminated: bool = False) -> RenderableType:
+    """Return the message printed when a run is interrupted (Ctrl-C) or terminated (SIGTERM)."""
+    what = "terminated (SIGTERM)" if terminated else "interrupted"
+    return Text.assemble((what, "bold red"), ": no partial file was left behind")
 
 
 def progress_bar(out: Any) -> Any:

@@ -524,3 +524,122 @@ def test_two_concurrent_runs_never_mix_their_files(tmp_path):
     winner = "a" if "a.yaml" in final["README.md"].decode() else "b"
     for name in ("x.png", "y.png", "README.md", "index.html", "contact-sheet.png"):
         assert final[name] == solo[winner][name], name
+
+
+# ------------------------------------------------------------------ signals (real processes)
+
+LRPLOT = str(Path(sys.executable).parent / "lrplot")
+GALLERY_YAML = Path(__file__).resolve().parent.parent / "configs" / "gallery.yaml"
+
+
+def session(pid: int) -> list[tuple[int, str]]:
+    """Return (pid, state) of every process in the session ``pid`` leads, itself aside."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == pid:
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == pid:
+            found.append((int(entry.name), fields[0]))
+    return found
+
+
+def alive(pid: int) -> list[int]:
+    return [p for p, state in session(pid) if state not in ("Z", "X")]
+
+
+class Run:
+    """``lrplot ARGS`` in a session of its own, with a private TMPDIR."""
+
+    def __init__(self, tmp_path: Path, *args: str) -> None:
+        import os
+        import subprocess
+
+        self.tmp = tmp_path / "tmp"
+        self.tmp.mkdir()
+        env = {**os.environ, "TMPDIR": str(self.tmp), "COLUMNS": "200"}
+        self.proc = subprocess.Popen(
+            [LRPLOT, *args],
+            cwd=tmp_path,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_for(self, condition, timeout: float = 60.0) -> None:
+        import time
+
+        end = time.monotonic() + timeout
+        while not condition():
+            assert self.proc.poll() is None, self.proc.communicate()[0].decode()
+            assert time.monotonic() < end, "timed out"
+            time.sleep(0.02)
+
+    def signal(self, sig: int, *, group: bool = False) -> tuple[int, str]:
+        import os
+
+        (os.killpg if group else os.kill)(self.proc.pid, sig)
+        out = self.proc.communicate(timeout=120)[0].decode()
+        return self.proc.returncode, out
+
+    def leftovers(self) -> list[int]:
+        """Wait up to 10 s for the session's processes to end; return those still alive."""
+        import time
+
+        end = time.monotonic() + 10
+        while alive(self.proc.pid) and time.monotonic() < end:
+            time.sleep(0.05)
+        return alive(self.proc.pid)
+
+
+def temp_files(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith(".lrplot-"))
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "said"), [(15, 143, "terminated"), (2, 130, "interrupted")]
+)
+def test_a_signal_during_a_long_write_leaves_no_file(tmp_path, sig, code, said):
+    out = tmp_path / "out"
+    out.mkdir()
+    run = Run(
+        tmp_path,
+        *("cosine", "--T_max", "1000", "--epochs", "1000", "--steps-per-epoch", "20000"),
+        *("--max-steps", "100000000", "-o", str(out / "big.csv")),
+    )
+    run.wait_for(lambda: any(p.stat().st_size > 1_000_000 for p in out.iterdir()))
+    returncode, output = run.signal(sig)
+    assert returncode == code, output
+    assert said in output and "no partial file" in output and "Traceback" not in output
+    assert list(out.iterdir()) == []  # no temp file, and no truncated big.csv
+    assert run.leftovers() == []
+
+
+@pytest.mark.parametrize("group", [False, True], ids=["kill", "process-group"])
+def test_sigterm_stops_a_gallery_run_and_everything_it_started(tmp_path, group):
+    out = tmp_path / "site"
+    run = Run(tmp_path, "gallery", str(GALLERY_YAML), "--out", str(out), "--jobs", "2")
+    run.wait_for(lambda: len(alive(run.proc.pid)) >= 3)  # the server and the workers
+    run.wait_for(lambda: any(run.tmp.glob("lrplot-gallery-*/*.png")))  # entries under way
+    returncode, output = run.signal(15, group=group)
+    assert returncode == 143, output
+    assert "terminated (SIGTERM)" in output and "Traceback" not in output, output
+    assert run.leftovers() == []
+    assert list(run.tmp.iterdir()) == []  # no staging directory, no pymp-* directory
+    assert not out.exists() or temp_files(out) == []
+
+
+def test_ctrl_c_while_gallery_workers_start_prints_no_traceback(tmp_path):
+    out = tmp_path / "site"
+    run = Run(tmp_path, "gallery", str(GALLERY_YAML), "--out", str(out), "--jobs", "2")
+    run.wait_for(lambda: len(alive(run.proc.pid)) >= 3)  # workers exist, still importing
+    returncode, output = run.signal(2, group=True)  # what the terminal does on Ctrl-C
+    assert returncode == 130, output
+    assert "Traceback" not in output and "Exception in initializer" not in output, output
+    assert output.strip().splitlines()[-1].startswith("interrupted"), output
+    assert run.leftovers() == []
+    assert list(run.tmp.iterdir()) == []

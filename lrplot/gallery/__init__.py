@@ -56,9 +56,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import tempfile
+import threading
+import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,13 +197,32 @@ def run(
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _warm() -> None:
-    """Import torch, matplotlib and lrplot once per worker process (a tiny simulation)."""
+def _warm(parent: int) -> None:
+    """Import torch, matplotlib and lrplot once per worker process (a tiny simulation).
+
+    A worker leaves Ctrl-C to the parent, which stops it, so it never prints a traceback
+    of its own when the terminal interrupts the whole process group; and it ends itself
+    if the parent is gone (killed with SIGKILL, say) instead of waiting for work forever.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_orphan_watch, args=(parent,), daemon=True).start()
     import lrplot
     import lrplot.pipeline
     import lrplot.render
 
     lrplot.simulate("constant:factor=1,total_iters=1", epochs=1)
+
+
+def _orphan_watch(parent: int) -> None:
+    """End this worker within half a second of the parent's death."""
+    while True:
+        time.sleep(0.5)
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except OSError:  # pragma: no cover - alive, owned by someone else
+            pass
 
 
 def render_entry(
@@ -268,35 +290,96 @@ def _render_all(
     from concurrent.futures import as_completed
     from concurrent.futures.process import BrokenProcessPool
 
-    futures = {
-        pool.submit(_render, e, formats, staging, allow_import=allow_import): e.name
-        for e in entries
-    }
-    try:
-        for future in as_completed(futures):
-            name = futures[future]
-            try:
-                record(name, future.result())
-            except BrokenProcessPool as exc:  # a worker died (killed, out of memory)
-                record(name, EntryResult(name, error=f"the worker process died: {exc}"))
-    except BaseException:  # Ctrl-C: do not wait for the queued entries
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
+    with signals_deferred():  # every worker is known to the pool before a signal lands
+        futures = {
+            pool.submit(_render, e, formats, staging, allow_import=allow_import): e.name
+            for e in entries
+        }
+    for future in as_completed(futures):
+        name = futures[future]
+        try:
+            record(name, future.result())
+        except BrokenProcessPool as exc:  # a worker died (killed, out of memory)
+            record(name, EntryResult(name, error=f"the worker process died: {exc}"))
     return results
 
 
-def _pool(workers: int) -> Any:
-    """Return a process pool whose workers import torch and matplotlib once each.
+@contextlib.contextmanager
+def _pool(workers: int) -> Iterator[Any]:
+    """Yield a process pool whose workers import torch and matplotlib once each.
 
     ``forkserver`` starts workers from a clean server process: no inherited threads (the
     progress bar, torch's pools) and none of the parent's memory, unlike ``fork``; on
     Linux it rendered configs/gallery.yaml as fast as ``fork`` and ``spawn`` (within the
     noise) and all three give the same bytes. Like ``spawn``, it re-imports the main
     script, so a script calling ``run`` needs the ``if __name__ == "__main__":`` guard.
+
+    The server is started with Ctrl-C ignored, so it and every worker it forks ignore it
+    from their first instruction; the parent stops them. When the block ends with an
+    exception (Ctrl-C, SIGTERM, an error) the workers are killed at once rather than
+    left to finish their entries, and the pool is shut down: no process outlives the run.
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_warm)
+    method = "forkserver" if "forkserver" in methods else "spawn"
+    context = multiprocessing.get_context(method)
+    with signals_deferred():
+        if method == "forkserver":
+            from multiprocessing import forkserver
+
+            with _sigint_ignored():
+                forkserver.ensure_running()
+        pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_warm, initargs=(os.getpid(),)
+        )
+    try:
+        yield pool
+    except BaseException:
+        # shutdown() forgets the workers even without waiting: kill them first, then
+        # wait for the pool's own thread to notice and clean up
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            with contextlib.suppress(Exception):
+                process.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold back Ctrl-C and SIGTERM while the block runs, then deliver them.
+
+    Starting worker processes must not be cut in half (a worker started but not yet
+    known to the pool would never be stopped). In a thread other than the main one,
+    where handlers cannot be set, this does nothing.
+    """
+    caught: list[int] = []
+    watched = (signal.SIGINT, signal.SIGTERM)
+    try:
+        previous = {sig: signal.signal(sig, lambda n, _f: caught.append(n)) for sig in watched}
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        if caught:
+            signal.raise_signal(caught[0])
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C while the block runs (in the main thread; elsewhere do nothing)."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
