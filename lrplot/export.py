@@ -11,7 +11,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import tempfile
@@ -19,8 +18,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from lrplot.errors import OutputError, UsageError
-from lrplot.schedule import Schedule
+import numpy as np
+
+from lrplot.errors import OutputError, UsageError, printable
+from lrplot.schedule import CHUNK_ROWS, Schedule, texts
 
 IMAGE_FORMATS = (".png", ".svg", ".pdf")
 DATA_FORMATS = (".csv", ".json")
@@ -119,21 +120,28 @@ def _mode_for(target: Path) -> int:
 
 
 def write_compare_csv(schedules: Sequence[Schedule], labels: Sequence[str], out: IO[str]) -> None:
-    """Write one lr column per schedule (and group); shorter schedules leave cells empty."""
+    """Write one lr column per schedule (and group); shorter schedules leave cells empty.
+
+    Written a chunk of rows at a time: memory does not grow with the number of rows.
+    """
     n = max(s.n for s in schedules)
     spe = {s.steps_per_epoch for s in schedules}
     header = ["step"] + (["epoch"] if len(spe) == 1 else [])
-    columns: list[list[str]] = []
+    columns: list[tuple[np.ndarray, int]] = []
     for schedule, label in zip(schedules, labels, strict=True):
         for g in range(schedule.groups):
             header.append(label if schedule.groups == 1 else f"{label}[{g}]")
-            values = list(map(repr, schedule.lr[:, g].tolist()))
-            columns.append(values + [""] * (n - len(values)))
-    out.write(",".join(_csv_cell(h) for h in header) + "\n")
+            columns.append((schedule.lr, g))
+    out.write(",".join(_csv_cell(printable(h, newlines=False)) for h in header) + "\n")
     epoch = spe.pop() if len(spe) == 1 else None
-    for i in range(n):
-        row = [str(i)] + ([repr(i / epoch)] if epoch else []) + [c[i] for c in columns]
-        out.write(",".join(row) + "\n")
+    for a in range(0, n, CHUNK_ROWS):
+        b = min(n, a + CHUNK_ROWS)
+        step = np.arange(a, b, dtype=np.int64)
+        cols = [texts(step)] + ([texts(step / epoch)] if epoch else [])
+        for lr, g in columns:
+            have = texts(lr[a:b, g]) if a < len(lr) else []
+            cols.append(have + [""] * (b - a - len(have)))
+        out.write("\n".join(map(",".join, zip(*cols, strict=True))) + "\n")
 
 
 def _csv_cell(text: str) -> str:
@@ -160,9 +168,12 @@ def write_data(
             schedules[0].write_csv(f, momentum=momentum or None)
 
     def write_json(f: IO[str]) -> None:
-        if several:
-            json.dump([s.to_dict(momentum or None) for s in schedules], f, allow_nan=False)
-            f.write("\n")
+        if several:  # the bytes of json.dump([s.to_dict() ...]), streamed
+            f.write("[")
+            for i, schedule in enumerate(schedules):
+                f.write(", " if i else "")
+                schedule.write_json_object(f, momentum=momentum or None)
+            f.write("]\n")
         else:
             schedules[0].write_json(f, momentum=momentum or None)
 

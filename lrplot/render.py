@@ -651,7 +651,11 @@ def _line_label(name: str, s: Schedule, g: int) -> str:
 
 def _lr_exponent(entries: list[_Entry], log: bool) -> int:
     """Return the power of ten to factor out of linear lr tick labels (0 for none)."""
-    tops = [float(np.abs(e.schedule.lr).max()) for e in entries if e.schedule.n]
+    tops = [  # the largest magnitude, without a copy of a long curve
+        max(abs(float(e.schedule.lr.max())), abs(float(e.schedule.lr.min())))
+        for e in entries
+        if e.schedule.n
+    ]
     top = max(tops, default=0.0)
     if log or not math.isfinite(top) or top == 0 or 1e-2 <= top < 1e4:
         return 0
