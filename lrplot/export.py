@@ -14,7 +14,7 @@ import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,16 +37,21 @@ def default_name(scheduler: str) -> str:
     return scheduler.rpartition(":")[2] + ".png"
 
 
-def check_outputs(paths: Sequence[str]) -> None:
-    """Fail early on an unknown extension or a directory that does not exist.
+def check_outputs(paths: Sequence[str], inputs: Mapping[str, str] | None = None) -> None:
+    """Fail early on an unknown extension, a missing directory, or an output that is an input.
+
+    Args:
+        paths: the outputs (``-`` is stdout).
+        inputs: the files the run reads, each with what it is (``"the metric file"``).
 
     Raises:
-        UsageError: unknown extension.
+        UsageError: unknown extension, or an output that is one of ``inputs``.
         OutputError: the directory does not exist or is not writable.
     """
     for path in paths:
         if path == "-":
             continue
+        check_not_input(path, inputs or {})
         suffix = Path(path).suffix.lower()
         if suffix not in IMAGE_FORMATS + DATA_FORMATS:
             raise UsageError(
@@ -62,6 +67,25 @@ def check_outputs(paths: Sequence[str]) -> None:
             raise OutputError(f"cannot write {path!r}: directory '{parent}' is not writable")
         if Path(path).is_dir():
             raise OutputError(f"cannot write {path!r}: it is a directory")
+
+
+def check_not_input(path: str | Path, inputs: Mapping[str, str]) -> None:
+    """Refuse to write ``path`` when it is (or links to) a file the run reads.
+
+    Raises:
+        UsageError: ``path`` is one of ``inputs``.
+    """
+    for source, what in inputs.items():
+        try:
+            same = os.path.samefile(path, source)
+        except (OSError, ValueError):  # one of them does not exist: not the same file
+            continue
+        if same:
+            raise UsageError(
+                f"cannot write {_shown(path)}: it is {what} of this run, and lrplot never "
+                "overwrites its inputs",
+                hint="write to another file",
+            )
 
 
 def atomic_write(

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import random
 import re
+import stat
 from typing import Any
 
 from lrplot import registry
@@ -50,7 +52,7 @@ def metric_values(metric: Any, n: int) -> tuple[list[float], str | None]:
     elif isinstance(metric, str):
         text = metric.strip()
         if text.startswith("@"):
-            values = _metric_file(text[1:])
+            values = _metric_file(text[1:], max(1, n))
         else:
             items = [t.strip() for t in text.split(",")]
             try:
@@ -81,23 +83,63 @@ def metric_values(metric: Any, n: int) -> tuple[list[float], str | None]:
     return values[:n], note
 
 
-def _metric_file(ref: str) -> list[float]:
+#: the longest line a metric CSV may have, in characters.
+MAX_LINE = 1 << 20
+
+
+def metric_file(metric: Any) -> str | None:
+    """Return the path of a ``@file.csv[:column]`` metric, else None.
+
+    Example:
+        >>> metric_file("@logs/losses.csv:val_loss"), metric_file("1,0.9")
+        ('logs/losses.csv', None)
+    """
+    if not isinstance(metric, str) or not metric.strip().startswith("@"):
+        return None
+    return _split_ref(metric.strip()[1:])[0]
+
+
+def _split_ref(ref: str) -> tuple[str, str]:
     path, _, column = ref.partition(":")
     if len(path) == 1 and column and re.match(r"[\\/]", column):  # Windows drive letter
         path, _, column = ref.partition(":")[2].partition(":")
         path = ref[:2] + path
+    return path, column
+
+
+def _metric_file(ref: str, limit: int) -> list[float]:
+    """Return the first ``limit`` values of a CSV column, reading no further than that.
+
+    Only regular files are read (not a device such as /dev/zero, a pipe or a directory),
+    and no line may be longer than ``MAX_LINE`` characters.
+    """
+    path, column = _split_ref(ref)
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = [r for r in csv.reader(handle) if r]
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise UsageError(f"--metric cannot read {path!r}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise UsageError(f"--metric {path!r} is not a readable CSV: {exc}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UsageError(
+                f"--metric {path!r} is not a regular file (a device, a pipe or a directory)",
+                hint="give a CSV file",
+            )
+        handle = os.fdopen(fd, encoding="utf-8-sig", newline="")
+    except BaseException:
+        os.close(fd)
+        raise
+    with handle:
+        try:
+            rows = _rows(handle, path, limit)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise UsageError(f"--metric {path!r} is not a readable CSV: {exc}") from None
+        except OSError as exc:
+            raise UsageError(f"--metric cannot read {path!r}: {exc.strerror or exc}") from None
     if not rows:
         raise UsageError(f"--metric file {path!r} is empty")
     header = rows[0]
     has_header = any(_not_number(cell) for cell in header)
-    body = rows[1:] if has_header else rows
+    body = rows[1:] if has_header else rows[:limit]
     if column:
         if has_header and column in header:
             index = header.index(column)
@@ -114,6 +156,32 @@ def _metric_file(ref: str) -> list[float]:
         return [float(row[index]) for row in body]
     except (IndexError, ValueError) as exc:
         raise UsageError(f"--metric file {path!r}, column {index}: {exc}") from None
+
+
+def _rows(handle: Any, path: str, limit: int) -> list[list[str]]:
+    """Return the non-empty CSV rows of ``handle``: a header and ``limit`` more at most."""
+
+    def lines() -> Any:
+        number = 0
+        while True:
+            line = handle.readline(MAX_LINE + 1)
+            number += 1
+            if not line:
+                return
+            if len(line) > MAX_LINE:
+                raise UsageError(
+                    f"--metric file {path!r}: line {number} is longer than {MAX_LINE:,} characters",
+                    hint="is it a CSV file?",
+                )
+            yield line
+
+    rows: list[list[str]] = []
+    for row in csv.reader(lines()):
+        if row:
+            rows.append(row)
+            if len(rows) > limit:
+                break
+    return rows
 
 
 def _is_number(cell: str) -> bool:

@@ -643,3 +643,112 @@ def test_ctrl_c_while_gallery_workers_start_prints_no_traceback(tmp_path):
     assert output.strip().splitlines()[-1].startswith("interrupted"), output
     assert run.leftovers() == []
     assert list(run.tmp.iterdir()) == []
+
+
+# ------------------------------------------------------------------ outputs that are inputs
+
+
+def invoke(*args: str):
+    return runner.invoke(cli.app, list(map(str, args)))
+
+
+@pytest.mark.parametrize("spelling", ["losses.csv", "./losses.csv", "{abs}", "link.csv"])
+def test_an_output_that_is_the_metric_file_is_refused(tmp_path, monkeypatch, spelling):
+    monkeypatch.chdir(tmp_path)
+    data = "epoch,val_loss\n0,1.0\n1,0.9\n2,0.95\n"
+    (tmp_path / "losses.csv").write_text(data)
+    (tmp_path / "link.csv").symlink_to(tmp_path / "losses.csv")
+    out = spelling.replace("{abs}", str(tmp_path / "losses.csv"))
+    result = invoke("plateau", "--metric", "@losses.csv:val_loss", "--epochs", "3", "-o", out)
+    assert result.exit_code == 2, result.output
+    assert "is the metric file of this run" in result.output
+    assert (tmp_path / "losses.csv").read_text() == data
+
+
+def test_a_compare_output_that_is_a_metric_file_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.csv").write_text("1\n0.9\n")
+    result = invoke("compare", "plateau:metric='@m.csv'", "cosine:T_max=3", "-o", "m.csv")
+    assert result.exit_code == 2 and "is the metric file of this run" in result.output
+    assert (tmp_path / "m.csv").read_text() == "1\n0.9\n"
+
+
+def test_an_output_that_is_the_plugin_module_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    name = f"plug_{uuid.uuid4().hex[:8]}"
+    source = CANARY.format(marker=str(tmp_path))
+    (tmp_path / f"{name}.py").write_text(source)
+    (tmp_path / "out.csv").symlink_to(tmp_path / f"{name}.py")
+    try:
+        result = invoke(f"{name}:Halve", "--epochs", "3", "-o", "out.csv")
+    finally:
+        sys.modules.pop(name, None)
+        plugins._PLUGINS.pop(f"{name}:Halve", None)
+    assert result.exit_code == 2, result.output
+    assert f"is the plug-in's module ({name}:Halve)" in result.output
+    assert (tmp_path / f"{name}.py").read_text() == source
+
+
+def test_a_gallery_never_overwrites_its_own_config(tmp_path):
+    site = tmp_path / "site"
+    config = tmp_path / "cfg.yaml"
+    config.write_text(ONE)
+    assert gallery_cli(config, "--out", site).exit_code == 0  # lrplot wrote site/README.md
+    own = site / "README.md"
+    own.write_text(ONE.replace("T_max: 4", "T_max: 5"))  # now the user's config lives there
+    text = own.read_text()
+    result = gallery_cli(own, "--out", site)
+    assert result.exit_code == 2 and "is the config of this run" in result.output, result.output
+    assert own.read_text() == text
+
+
+# ------------------------------------------------------------------ metric files
+
+
+def test_a_metric_file_is_read_only_as_far_as_the_run_needs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rows = "".join(f"{i},{1 / (i + 1)}\n" for i in range(10))
+    (tmp_path / "m.csv").write_text(
+        "epoch,loss\n" + rows + "not,a number\n" + "x" * (3 << 20) + "\n"
+    )
+    result = invoke("plateau", "--metric", "@m.csv:loss", "--epochs", "10", "-o", "out.csv")
+    assert result.exit_code == 0, result.output
+    result = invoke("plateau", "--metric", "@m.csv:loss", "--epochs", "11", "-o", "out.csv")
+    assert result.exit_code == 2 and "column 1" in result.output  # row 11 is needed
+
+
+def test_a_metric_line_longer_than_the_cap_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.csv").write_text("loss\n1.0\n" + "9" * (2 << 20) + "\n")
+    result = invoke("plateau", "--metric", "@m.csv", "--epochs", "5", "-o", "out.csv")
+    assert result.exit_code == 2, result.output
+    assert "line 3 is longer than 1,048,576 characters" in result.output
+
+
+@pytest.mark.parametrize("kind", ["/dev/zero", "fifo", "directory"])
+def test_a_metric_that_is_not_a_regular_file_is_refused(tmp_path, kind):
+    import os
+    import resource
+    import subprocess
+
+    if kind == "fifo":
+        os.mkfifo(tmp_path / "pipe")
+        source = str(tmp_path / "pipe")
+    elif kind == "directory":
+        source = str(tmp_path)
+    else:
+        source = kind
+
+    def capped() -> None:  # the old reader grew without bound on /dev/zero
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+    result = subprocess.run(
+        [LRPLOT, "plateau", "--metric", f"@{source}", "--epochs", "5", "-o", "-"],
+        preexec_fn=capped,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "is not a regular file" in result.stderr and "Traceback" not in result.stderr

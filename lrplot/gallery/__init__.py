@@ -191,7 +191,10 @@ def run(
         if check:
             compare(outcome, produced, staging, config, chosen, formats, allow_import)
         else:
-            publish(outcome, produced, staging)
+            from lrplot.pipeline import input_files
+
+            inputs = input_files([s for e in gallery.entries for s in e.specs])
+            publish(outcome, produced, staging, {str(config): "the config", **inputs})
         return outcome
     finally:
         shutil.rmtree(staging, ignore_errors=True)

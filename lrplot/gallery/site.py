@@ -348,7 +348,9 @@ def _write_manifest(out_dir: Path, names: set[str]) -> None:
     atomic_write(path, _copier((text + "\n").encode()), binary=True)
 
 
-def publish(outcome: GalleryRun, produced: list[str], staging: str) -> None:
+def publish(
+    outcome: GalleryRun, produced: list[str], staging: str, inputs: dict[str, str] | None = None
+) -> None:
     """Copy changed files from staging into DIR atomically; note foreign images.
 
     Only files lrplot wrote are ever replaced: DIR's manifest (``MANIFEST``) lists them.
@@ -356,10 +358,14 @@ def publish(outcome: GalleryRun, produced: list[str], staging: str) -> None:
     unless its bytes already equal the fresh render (then it is recorded, not touched).
 
     Raises:
+        UsageError: a file to write is one the run reads (``inputs``: the config, metrics).
         OutputError: DIR cannot be created or locked, it holds files in the way that
             lrplot did not write, or a file cannot be written.
     """
-    from lrplot.export import atomic_write
+    from lrplot.export import atomic_write, check_not_input
+
+    for name in produced:
+        check_not_input(outcome.out_dir / name, inputs or {})
 
     out_dir = outcome.out_dir
     try:
