@@ -90,6 +90,16 @@ def _reported(debug: bool = False) -> Iterator[None]:
     except KeyboardInterrupt as exc:
         _say_interrupted(isinstance(exc, Terminated))
         raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
+    except MemoryError as exc:
+        if debug:
+            raise
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        fail(
+            LrplotError(
+                "out of memory" + (f": {detail}" if detail else ""),
+                hint="use fewer curves, epochs or steps per epoch",
+            )
+        )
 
 
 def _say_interrupted(terminated: bool) -> None:

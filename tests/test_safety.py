@@ -752,3 +752,73 @@ def test_a_metric_that_is_not_a_regular_file_is_refused(tmp_path, kind):
     )
     assert result.returncode == 2, result.stderr
     assert "is not a regular file" in result.stderr and "Traceback" not in result.stderr
+
+
+# ------------------------------------------------------------------ the step limit is per run
+
+
+@pytest.mark.parametrize(
+    ("args", "total"),
+    [
+        (
+            [
+                *("cosine", "--epochs", "50000000"),
+                *("--sweep", "T_max=" + ",".join(str(i) for i in range(1, 13))),
+                *("--sweep", "eta_min=" + ",".join(f"0.0{i}" for i in range(12))),
+            ],
+            "the 144 curves have 7,200,000,000 optimizer steps in all (about 115 GB of memory)",
+        ),
+        (
+            ["compare", *(f"cosine:T_max={i},epochs=50000000" for i in range(1, 13))],
+            "the 12 curves have 600,000,000 optimizer steps in all (about 9.6 GB of memory)",
+        ),
+        (
+            ["compare", *(f"cosine:T_max={i}" for i in range(1, 13)), "--epochs", "5000000"],
+            "the 12 curves have 60,000,000 optimizer steps in all (about 960 MB of memory)",
+        ),
+        (
+            ["cosine", "--T_max", "5", "--sweep", "epochs=30000000,30000000"],
+            "the 2 curves have 60,000,000 optimizer steps in all",
+        ),
+    ],
+    ids=["sweep-12x12", "compare-12", "compare-run-option", "sweep-of-epochs"],
+)
+def test_the_step_limit_is_on_the_whole_run(tmp_path, args, total):
+    result = invoke(*args, "-o", str(tmp_path / "x.png"))
+    assert result.exit_code == 2, result.output
+    assert total in result.output and "over the limit of 50,000,000" in result.output
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_a_total_that_cannot_fit_in_memory_says_so(tmp_path, monkeypatch):
+    from lrplot import spec
+
+    monkeypatch.setattr(spec, "_physical_memory", lambda: 8_000_000_000)
+    result = invoke("compare", *("exp:gamma=0.9,epochs=50000000" for _ in range(3)))
+    assert "about 2.4 GB of memory" in result.output
+    assert "raise it with --max-steps 150000000" in result.output
+    result = invoke("compare", *("exp:gamma=0.9,epochs=50000000,lr=[0.1,0.2]" for _ in range(12)))
+    assert "more memory than this machine has (8 GB)" in result.output, result.output
+    assert "use fewer curves, epochs or steps per epoch" in result.output
+
+
+def test_running_out_of_memory_is_one_clear_line(tmp_path):
+    import resource
+    import subprocess
+
+    def capped() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+    result = subprocess.run(
+        [
+            *(LRPLOT, "exp", "--gamma", "0.9", "--epochs", "400000000"),
+            *("--max-steps", "1000000000", "-o", str(tmp_path / "big.csv")),
+        ],
+        preexec_fn=capped,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("error: out of memory: Unable to allocate"), result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "big.csv").exists()
