@@ -52,6 +52,21 @@ def printable(text: str, *, newlines: bool = True) -> str:
     return out if newlines else out.replace("\n", "\\x0a")
 
 
+#: the longest line of an error message; a longer one (a huge value quoted) is cut.
+MAX_LINE = 1000
+
+
+def _clip(text: str) -> str:
+    """Cut the middle out of lines longer than ``MAX_LINE`` characters."""
+    return "\n".join(
+        line
+        if len(line) <= MAX_LINE
+        else f"{line[: MAX_LINE // 2]} …({len(line) - MAX_LINE:,} characters)… "
+        f"{line[-MAX_LINE // 2 :]}"
+        for line in text.split("\n")
+    )
+
+
 #: A place inside a config: mapping keys and list indices, outermost first.
 Where = tuple[str | int, ...]
 
@@ -71,8 +86,8 @@ class LrplotError(Exception):
         where: Where = (),
         at_key: bool = False,
     ) -> None:
-        message = printable(message)
-        hint = printable(hint) if hint is not None else None
+        message = _clip(printable(message))
+        hint = _clip(printable(hint)) if hint is not None else None
         super().__init__(message)
         self.message = message
         self.hint = hint

@@ -25,6 +25,8 @@ from lrplot.schedule import CHUNK_ROWS, Schedule, texts
 
 IMAGE_FORMATS = (".png", ".svg", ".pdf")
 DATA_FORMATS = (".csv", ".json")
+#: the most outputs (``-o``) one run may write.
+MAX_OUTPUTS = 16
 
 
 def default_name(scheduler: str) -> str:
@@ -48,6 +50,8 @@ def check_outputs(paths: Sequence[str], inputs: Mapping[str, str] | None = None)
         UsageError: unknown extension, or an output that is one of ``inputs``.
         OutputError: the directory does not exist or is not writable.
     """
+    if len(paths) > MAX_OUTPUTS:
+        raise UsageError(f"-o is given {len(paths)} times; at most {MAX_OUTPUTS}")
     for path in paths:
         if path == "-":
             continue

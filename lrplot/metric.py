@@ -21,6 +21,11 @@ from lrplot.errors import UsageError
 #: The default metric for ReduceLROnPlateau: a loss that falls, then plateaus with noise.
 SYNTHETIC_METRIC = "0.5 + 2*exp(-epoch/8) + noise(0.02), seed 0"
 
+#: the most values a metric list may have (a CSV file is read only as far as the run needs).
+MAX_VALUES = 1_000_000
+#: the longest line a metric CSV may have, in characters.
+MAX_LINE = 1 << 20
+
 
 def synthetic_metric(n: int, seed: int = 0) -> list[float]:
     """Return the seeded synthetic loss: ``0.5 + 2 exp(-t/8)`` plus N(0, 0.02) noise.
@@ -54,6 +59,10 @@ def metric_values(metric: Any, n: int) -> tuple[list[float], str | None]:
         if text.startswith("@"):
             values = _metric_file(text[1:], max(1, n))
         else:
+            if text.count(",") >= MAX_VALUES:
+                raise UsageError(
+                    f"--metric has {text.count(',') + 1:,} values; at most {MAX_VALUES:,}"
+                )
             items = [t.strip() for t in text.split(",")]
             try:
                 values = [float(t) for t in items]
@@ -67,6 +76,8 @@ def metric_values(metric: Any, n: int) -> tuple[list[float], str | None]:
                 expression = parse_expression(text)
                 values = [expression(i) for i in range(n)]
     else:
+        if hasattr(metric, "__len__") and len(metric) > MAX_VALUES:
+            raise UsageError(f"--metric has {len(metric):,} values; at most {MAX_VALUES:,}")
         try:
             values = [float(v) for v in metric]
         except (TypeError, ValueError):
@@ -81,10 +92,6 @@ def metric_values(metric: Any, n: int) -> tuple[list[float], str | None]:
         note = f"metric has {len(values)} values for {n} scheduler steps; the last one repeats"
         values = values + [values[-1]] * (n - len(values))
     return values[:n], note
-
-
-#: the longest line a metric CSV may have, in characters.
-MAX_LINE = 1 << 20
 
 
 def metric_file(metric: Any) -> str | None:

@@ -30,6 +30,9 @@ from lrplot.registry import DEFAULT_EPOCHS, KwargInfo, SchedulerInfo, StepPer, T
 __all__ = [
     "DEFAULT_EPOCHS",
     "DEFAULT_MAX_STEPS",
+    "MAX_GROUPS",
+    "MAX_LIST",
+    "MAX_NESTED",
     "RUN_KEYS",
     "ScheduleSpec",
     "check_steps",
@@ -42,6 +45,13 @@ __all__ = [
     "sweep",
     "sweep_grid",
 ]
+
+#: the most values one kwarg may take (milestones, one value per param group, ...).
+MAX_LIST = 1000
+#: the most param groups (``--lr`` values) a run may have.
+MAX_GROUPS = 256
+#: the most schedulers one SequentialLR or ChainedScheduler may hold.
+MAX_NESTED = 64
 
 Optimizer = Literal["sgd", "adam", "adamw"]
 OPTIMIZERS: tuple[str, ...] = option("optimizer").choices
@@ -260,9 +270,22 @@ def parse_value(kw: KwargInfo, raw: Any, scheduler: str = "") -> Any:
         raise
 
 
+def _check_length(what: str, count: int, cap: int, items: str = "values") -> None:
+    """Refuse a list longer than ``cap`` (the caps are documented in the README)."""
+    if count > cap:
+        raise UsageError(f"{what} has {count:,} {items}; at most {cap:,}")
+
+
 def _parse_value(kw: KwargInfo, raw: Any, scheduler: str, what: str) -> Any:
     if (kw.optional and isinstance(raw, str) and raw.strip().lower() == "none") or raw is None:
         return None
+    count = len(raw) if isinstance(raw, (list, tuple)) else 1
+    if isinstance(raw, str) and kw.kind not in ("expr", "specs"):
+        count = raw.count(",") + 1
+    if kw.kind == "specs":
+        _check_length(what, count, MAX_NESTED, "schedulers")
+    else:
+        _check_length(what, count, MAX_LIST)
     if kw.kind == "expr":
         return [_expression(item) for item in (raw if isinstance(raw, list) else [raw])]
     if kw.kind == "specs":
@@ -445,6 +468,9 @@ def _run_value(key: str, value: Any) -> Any:
         raise UsageError(f"unknown run option '{key}'", hint=registry.suggest(key, list(RUN_KEYS)))
     flag = "--" + key.replace("_", "-")
     if key == "lr":
+        count = value.count(",") + 1 if isinstance(value, str) else 1
+        count = len(value) if isinstance(value, (list, tuple)) else count
+        _check_length("--lr", count, MAX_GROUPS, "param groups")
         items = (
             [t.strip() for t in value.split(",")]
             if isinstance(value, str)

@@ -822,3 +822,75 @@ def test_running_out_of_memory_is_one_clear_line(tmp_path):
     assert result.returncode == 1, result.stderr
     assert result.stderr.startswith("error: out of memory: Unable to allocate"), result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "big.csv").exists()
+
+
+# ------------------------------------------------------------------ caps on lists
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ["multistep", "--milestones", ",".join(map(str, range(1, 1002)))],
+            "multistep --milestones has 1,001 values; at most 1,000",
+        ),
+        (["cosine", "--T_max", "5", "--lr", ",".join(["0.1"] * 257)], "--lr has 257 param groups"),
+        (
+            ["chained", *[w for _ in range(65) for w in ("--schedulers", "exp:gamma=0.9")]],
+            "chained --schedulers has 65 schedulers; at most 64",
+        ),
+        (
+            ["cosine", "--T_max", "5", *[w for i in range(17) for w in ("-o", f"{i}.csv")]],
+            "-o is given 17 times; at most 16",
+        ),
+        (["compare", "multistep:milestones=[" + ",".join(["5"] * 1001) + "]"], "has 1,001 values"),
+    ],
+    ids=["milestones", "param-groups", "nested", "outputs", "spec-list"],
+)
+def test_command_line_lists_are_capped(tmp_path, monkeypatch, args, said):
+    monkeypatch.chdir(tmp_path)
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output[:500]
+    assert said in result.output, result.output[:500]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_config_lists_and_entries_are_capped(tmp_path):
+    config = tmp_path / "cfg.yaml"
+    milestones = ", ".join(map(str, range(1, 100_001)))
+    config.write_text(
+        "entries:\n"
+        f"  many: {{scheduler: multistep, kwargs: {{milestones: [{milestones}]}}}}\n"
+        "  fine: {scheduler: exp, kwargs: {gamma: 0.9}, epochs: 5}\n"
+    )
+    result = gallery_cli(config, "--out", tmp_path / "out")
+    assert result.exit_code == 1, result.output[:2000]
+    assert "entry 'many': kwargs.milestones: has 100,000 values; at most 1,000" in result.output
+    assert "rendered 1 of 2 entries" in result.output
+    assert len(result.output) < 5000  # the value is not echoed back
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert len(readme) < 10_000
+    config.write_text(
+        "entries:\n"
+        + "".join(f"  e{i}: {{scheduler: exp, kwargs: {{gamma: 0.9}}}}\n" for i in range(1001))
+    )
+    result = gallery_cli(config, "--out", tmp_path / "out2")
+    assert result.exit_code == 2 and "the config has 1,001 entries; at most 1,000" in result.output
+
+
+def test_a_metric_list_is_capped():
+    import numpy as np
+
+    from lrplot.errors import UsageError
+    from lrplot.metric import MAX_VALUES, metric_values
+
+    with pytest.raises(UsageError, match="at most 1,000,000"):
+        metric_values(np.ones(MAX_VALUES + 1), 5)
+    with pytest.raises(UsageError, match="at most 1,000,000"):
+        metric_values(",".join(["1"] * (MAX_VALUES + 1)), 5)
+
+
+def test_a_huge_value_is_not_echoed_whole_in_an_error():
+    result = invoke("multistep", "--milestones", ",".join(["7"] * 900) + ",,3", "-o", "-")
+    assert result.exit_code == 2 and "has an empty item" in result.output
+    assert max(map(len, result.output.splitlines())) < 1200, len(result.output)

@@ -22,6 +22,7 @@ from lrplot import registry
 from lrplot.errors import ConfigError
 from lrplot.gallery.config import (
     LOOK_DEFAULTS,
+    MAX_ENTRIES,
     Path_,
     _at,
     _Compare,
@@ -420,6 +421,12 @@ def _load_text(text: str, label: str) -> Gallery:
         defaults = _validate(_Defaults, top.defaults or {}, ("defaults",))
     except _Problem as problem:
         raise ConfigError("\n".join(_format(source, problem, None))) from None
+    if len(top.entries) > MAX_ENTRIES:
+        raise ConfigError(
+            f"{source.where(('entries',), at_key=True)}: the config has {len(top.entries):,} "
+            f"entries; at most {MAX_ENTRIES:,}",
+            hint="split it into several configs",
+        )
     gallery = Gallery(Path(label), [], [], formats=defaults.formats, total=len(top.entries))
     seen: dict[str, str] = {}
     for name, raw in top.entries.items():

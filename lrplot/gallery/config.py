@@ -28,6 +28,8 @@ from lrplot.options import DISPLAY, Option, run_options
 MAX_BYTES = 1_000_000
 #: the deepest nesting of mappings and lists accepted.
 MAX_DEPTH = 20
+#: the most entries one config may have.
+MAX_ENTRIES = 1000
 FORMATS = ("png", "svg", "pdf")
 _RESERVED = {"readme", "index", "contact-sheet"}
 _CORE_TAG = "tag:yaml.org,2002:"
