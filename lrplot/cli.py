@@ -90,6 +90,11 @@ def _reported(debug: bool = False) -> Iterator[None]:
     except KeyboardInterrupt as exc:
         _say_interrupted(isinstance(exc, Terminated))
         raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
+    except OSError as exc:  # a file problem no check above foresaw: still one line
+        if debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        fail(LrplotError(f"{where}{exc.strerror or exc}"))
     except MemoryError as exc:
         if debug:
             raise
@@ -294,7 +299,7 @@ class SchedulerGroup(TyperGroup):
             try:
                 return _scheduler_command(cmd_name, check=self.check)
             except LrplotError as error:
-                fail(error)
+                _refuse(ctx, error)
         return None
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
@@ -303,14 +308,31 @@ class SchedulerGroup(TyperGroup):
         command = self.get_command(ctx, name)
         if command is None and not name.startswith("-"):
             fixed = super().list_commands(ctx) if not self.check else []
-            fail(
+            _refuse(
+                ctx,
                 UsageError(
                     f"unknown scheduler or command '{name}'",
                     hint=registry.suggest(name, registry.names() + fixed)
                     or "run 'lrplot list' to see the schedulers",
-                )
+                ),
             )
+            # shell completion: a command with nothing to offer
+            return name, TyperCommand(name, add_help_option=False), args[1:]
         return super().resolve_command(ctx, args)
+
+
+def _refuse(ctx: Any, error: LrplotError) -> None:
+    """Fail with ``error``; while the shell completes a word, say it in one line instead.
+
+    Completion runs as the user types: a traceback or an exit there would land in the
+    middle of their command line, so the error is one line on stderr (once) and nothing
+    is offered.
+    """
+    if not getattr(ctx, "resilient_parsing", False):
+        fail(error)
+    if not ctx.meta.get("lrplot.refused"):
+        ctx.meta["lrplot.refused"] = True
+        sys.stderr.write(f"\nlrplot: {error}\n")
 
 
 class CheckGroup(SchedulerGroup):

@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 import tempfile
@@ -65,12 +66,23 @@ def check_outputs(paths: Sequence[str], inputs: Mapping[str, str] | None = None)
                 + ", or - for CSV on stdout",
             )
         parent = Path(path).parent
-        if not parent.is_dir():
-            raise OutputError(f"cannot write {path!r}: directory '{parent}' does not exist")
-        if not os.access(parent, os.W_OK):
-            raise OutputError(f"cannot write {path!r}: directory '{parent}' is not writable")
-        if Path(path).is_dir():
-            raise OutputError(f"cannot write {path!r}: it is a directory")
+        try:
+            if not parent.is_dir():
+                raise OutputError(f"cannot write {path!r}: directory '{parent}' does not exist")
+            if not os.access(parent, os.W_OK):
+                raise OutputError(f"cannot write {path!r}: directory '{parent}' is not writable")
+            if Path(path).is_dir():
+                raise OutputError(f"cannot write {path!r}: it is a directory")
+        except OSError as exc:  # a name or path too long, a loop of links, ...
+            raise path_error(path, exc) from None
+
+
+def path_error(path: str | Path, exc: OSError) -> OutputError:
+    """Return the one-line error for an ``OSError`` met while using ``path``."""
+    hint = None
+    if exc.errno == errno.ENAMETOOLONG:
+        hint = "a file name may have at most 255 bytes, and a path 4,096, on most systems"
+    return OutputError(f"cannot write {_shown(path)}: {_reason(exc)}", hint=hint)
 
 
 def check_not_input(path: str | Path, inputs: Mapping[str, str]) -> None:
@@ -111,7 +123,9 @@ def atomic_write(
             encoding=None if binary else "utf-8",
             newline=None if binary else "",
         )
-    except (OSError, UnicodeEncodeError) as exc:
+    except OSError as exc:
+        raise path_error(path, exc) from None
+    except UnicodeEncodeError as exc:
         raise OutputError(f"cannot write {_shown(path)}: {_reason(exc)}") from None
     try:
         with handle:
@@ -121,7 +135,9 @@ def atomic_write(
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(handle.name)
-        if isinstance(exc, (OSError, UnicodeEncodeError)):
+        if isinstance(exc, OSError):
+            raise path_error(path, exc) from None
+        if isinstance(exc, UnicodeEncodeError):
             raise OutputError(f"cannot write {_shown(path)}: {_reason(exc)}") from None
         raise
 

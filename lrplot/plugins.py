@@ -64,7 +64,7 @@ def load_target(target: str) -> Any:
         sys.path.append(os.getcwd())
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:  # any import-time failure is the user's module failing
+    except (Exception, SystemExit) as exc:  # any import-time failure is the module failing
         raise UsageError(
             f"cannot import '{module_name}' for '{target}': {exc}", key="scheduler", value=target
         ) from exc

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, cast
 
 import numpy as np
 
-from lrplot.errors import OutputError, UsageError
-from lrplot.export import atomic_write
+from lrplot.errors import OutputError, UsageError, printable
+from lrplot.export import atomic_write, path_error
 from lrplot.schedule import Schedule, decimate, decimate_indices
 
 if TYPE_CHECKING:
@@ -234,9 +234,9 @@ def sweep_grid(
                 event_labels=False,
             )
             if r == 0:
-                ax.set_title(col_labels[c], fontsize=9)
+                ax.set_title(printable(col_labels[c]), fontsize=9)
             if c == 0:
-                ax.set_ylabel(row_labels[r], fontsize=9)
+                ax.set_ylabel(printable(row_labels[r]), fontsize=9)
             ax.tick_params(labelsize=7, labelbottom=r == len(rows) - 1, labelleft=c == 0)
         fig.supylabel(_lr_label(exp), fontsize=10)
         fig.supxlabel("epoch" if x == "epoch" else "optimizer step", fontsize=10)
@@ -273,10 +273,13 @@ def save(fig: Figure, path: str | Path) -> None:
             hint="use .png, .svg or .pdf",
         )
     parent = path.parent
-    if not parent.is_dir():
-        raise OutputError(f"cannot write {path}: directory {parent} does not exist")
-    if path.is_dir():
-        raise OutputError(f"cannot write {path}: it is a directory")
+    try:
+        if not parent.is_dir():
+            raise OutputError(f"cannot write {path}: directory {parent} does not exist")
+        if path.is_dir():
+            raise OutputError(f"cannot write {path}: it is a directory")
+    except OSError as exc:
+        raise path_error(path, exc) from None
 
     def write(handle: Any) -> None:
         with _style(), matplotlib.rc_context(cast(Any, _SAVE_RC)):
@@ -623,14 +626,16 @@ def _entries(
     if labels is not None:
         if len(labels) != len(items):
             raise UsageError(f"{len(labels)} labels for {len(items)} schedules")
-        return [_Entry(s, str(n)) for s, n in zip(items, labels, strict=True)]
+        return [
+            _Entry(s, printable(str(n), newlines=False)) for s, n in zip(items, labels, strict=True)
+        ]
     names = [s.name or f"schedule {i}" for i, s in enumerate(items)]
     for name in set(names):
         same = [i for i, n in enumerate(names) if n == name]
         if len(same) > 1:
             for i, short in zip(same, _distinct([items[i].title for i in same]), strict=True):
                 names[i] = short or f"{name} #{same.index(i) + 1}"
-    return [_Entry(s, n) for s, n in zip(items, names, strict=True)]
+    return [_Entry(s, printable(n, newlines=False)) for s, n in zip(items, names, strict=True)]
 
 
 def _distinct(titles: list[str]) -> list[str]:
@@ -644,6 +649,7 @@ def _distinct(titles: list[str]) -> list[str]:
 def _line_label(name: str, s: Schedule, g: int) -> str:
     """Return the legend label of group ``g`` of a schedule."""
     group = f"group {g} (lr {s.lr[0, g]:g})" if s.groups > 1 and s.n else ""
+    name = printable(name, newlines=False)
     if name:
         return f"{name} · {group}" if group else name
     return group or "learning rate"
@@ -700,7 +706,7 @@ def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
 def _wrap(text: str, width_in: float, fontsize: float) -> str:
     """Wrap text to fit about ``width_in`` inches at ``fontsize`` points."""
     chars = max(12, int(width_in * 72 / (0.6 * fontsize)))
-    return textwrap.fill(text, chars, break_on_hyphens=False, break_long_words=False)
+    return textwrap.fill(printable(text), chars, break_on_hyphens=False, break_long_words=False)
 
 
 def _shrink(img: np.ndarray, target: int) -> np.ndarray:

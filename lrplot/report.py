@@ -22,7 +22,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from lrplot.errors import UsageError
+from lrplot.errors import UsageError, printable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -403,10 +403,33 @@ PROGRESS_FROM = 300_000
 
 
 def console(stderr: bool = False) -> Any:
-    """Return a rich console for lrplot's output (no highlighting, soft wrapping)."""
-    from rich.console import Console
+    r"""Return a rich console for lrplot's output (no highlighting, soft wrapping).
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    User text (a scheduler name, a label, a title, a file name) is shown, never obeyed:
+    control characters in it are printed as escapes (``\x1b``), so text such as
+    ``\x1b[2J`` cannot clear or rewrite the terminal. rich's own styles and cursor
+    moves (progress bars) are not text and pass as they are.
+
+    Example:
+        >>> import io
+        >>> c = console()
+        >>> c.file = io.StringIO()
+        >>> c.print("name: a\x1b[2Jb")
+        >>> c.file.getvalue()
+        'name: a\\x1b[2Jb\n'
+    """
+    from rich.console import Console
+    from rich.segment import Segment
+
+    class _Shown(Console):
+        def render(self, renderable: Any, options: Any = None) -> Any:
+            for segment in super().render(renderable, options):
+                if segment.control or not segment.text:
+                    yield segment
+                else:
+                    yield Segment(printable(segment.text), segment.style, segment.control)
+
+    return _Shown(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 def error_lines(message: str, hint: str | None = None) -> RenderableType:

@@ -894,3 +894,186 @@ def test_a_huge_value_is_not_echoed_whole_in_an_error():
     result = invoke("multistep", "--milestones", ",".join(["7"] * 900) + ",,3", "-o", "-")
     assert result.exit_code == 2 and "has an empty item" in result.output
     assert max(map(len, result.output.splitlines())) < 1200, len(result.output)
+
+
+# ------------------------------------------------------------------ never a traceback
+
+LONG = "a" * 300
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["cosine", "--T_max", "5", "-o", f"{LONG}.csv"],
+        ["cosine", "--T_max", "5", "-o", f"{LONG}/x.png"],
+        ["cosine", "--T_max", "5", "-o", "d/" * 2100 + "x.csv"],
+        ["gallery", "{config}", "--out", LONG],
+        ["gallery", "{config}", "--out", "d/" * 2100],
+        ["plateau", "--metric", f"@{LONG}.csv", "--epochs", "3", "-o", "-"],
+        ["gallery", f"{LONG}.yaml"],
+    ],
+    ids=["name", "directory", "path", "gallery-out", "gallery-path", "metric", "config"],
+)
+def test_names_and_paths_too_long_are_one_clear_line(tmp_path, monkeypatch, args):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "one.yaml").write_text(ONE)
+    result = invoke(*[a.replace("{config}", "one.yaml") for a in args])
+    assert result.exit_code in (1, 2), result.output[:300]
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output, result.output[:500]
+    assert result.output.startswith("error: ") and "too long" in result.output, result.output[:300]
+    assert max(map(len, result.output.splitlines())) < 1200
+
+
+def complete(words: str, cword: int, tmp_path: Path) -> tuple[int, str, str]:
+    import os
+    import subprocess
+
+    env = {**os.environ, "COMP_WORDS": words, "COMP_CWORD": str(cword)}
+    env["_LRPLOT_COMPLETE"] = "complete_bash"
+    done = subprocess.run(
+        [LRPLOT], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("words", "cword", "said"),
+    [
+        ("lrplot cosin --", 2, "unknown scheduler or command 'cosin' (did you mean cosine?)"),
+        ("lrplot check cosin --", 3, "unknown scheduler or command 'cosin'"),
+        ("lrplot nosuchmod_xyz:Thing --", 2, "cannot import 'nosuchmod_xyz'"),
+        ("lrplot lrplot:Nope --", 2, "module 'lrplot' has no 'Nope'"),
+    ],
+    ids=["typo", "check-typo", "missing-module", "missing-name"],
+)
+def test_shell_completion_after_a_mistake_is_one_line(tmp_path, words, cword, said):
+    code, out, err = complete(words, cword, tmp_path)
+    assert code == 0 and "Traceback" not in err, err
+    assert err.strip().splitlines() == [f"lrplot: {err.strip().removeprefix('lrplot: ')}"]
+    assert said in err and out.strip() == ""
+
+
+def test_shell_completion_still_completes(tmp_path):
+    assert complete("lrplot cosine --T", 2, tmp_path)[1].split() == ["--T_max"]
+    assert "cosine" in complete("lrplot cosi", 1, tmp_path)[1].split()
+
+
+def test_control_characters_are_shown_never_obeyed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    evil = "a\x1b[2Jb\x07c\rd\u202ee"
+    result = invoke(evil, "-o", "x.csv")
+    assert result.exit_code == 2 and "a\\x1b[2Jb\\x07c\\x0dd\\u202ee" in result.output
+    result = invoke(
+        "compare",
+        f"cosine:T_max=5,label='{evil}'",
+        "exp:gamma=0.9",
+        "--title",
+        evil,
+        "--term",
+        "-o",
+        "c.svg",
+        "-o",
+        "c.csv",
+    )
+    assert result.exit_code == 0, result.output
+    for text in (result.output, (tmp_path / "c.csv").read_text()):
+        assert not any(ch in text for ch in "\x1b\x07\r\u202e"), repr(text[:300])
+    import xml.etree.ElementTree as ET
+
+    ET.parse(tmp_path / "c.svg")  # well-formed XML: no control character in a title
+
+
+def test_control_characters_in_a_gallery_are_escaped(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    config = tmp_path / "cfg.yaml"
+    config.write_text(
+        "entries:\n"
+        "  a:\n"
+        "    scheduler: cosine\n"
+        "    kwargs: {T_max: 5}\n"
+        '    title: "t\\e[2J\\a"\n'
+        '    description: "d\\e]0;x\\a\\u202e"\n'
+        "  b:\n"
+        '    compare: ["cosine:T_max=5,label=\'l\\e[31m\'", "exp:gamma=0.9"]\n'
+        "  c:\n"
+        '    scheduler: "co\\e[2Jsine"\n'
+    )
+    result = runner.invoke(
+        cli.app, ["gallery", str(config), "--out", str(tmp_path / "out"), "--jobs", "1"]
+    )
+    assert "Traceback" not in result.output
+    assert not any(ch in result.output for ch in "\x1b\x07\u202e"), repr(result.output)
+    for name in ("README.md", "index.html"):
+        text = (tmp_path / "out" / name).read_text()
+        assert not any(ch in text for ch in "\x1b\x07\u202e"), name
+        assert "\\x1b" in text
+    for svg in ("a.svg", "b.svg"):
+        ET.parse(tmp_path / "out" / svg)
+
+
+PLUGIN_EXIT = """\
+import sys
+from torch.optim.lr_scheduler import LRScheduler
+
+
+class ExitsInStep(LRScheduler):
+    def __init__(self, optimizer, at: int = 3, last_epoch: int = -1):
+        self.at = at
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        if self.last_epoch == self.at:
+            raise SystemExit(0)
+        return [g["lr"] for g in self.optimizer.param_groups]
+
+
+def exits_when_built(optimizer):
+    sys.exit(0)
+"""
+
+
+@pytest.mark.parametrize(
+    ("target", "said"),
+    [
+        ("ExitsInStep", "the scheduler raised SystemExit(0) at scheduler step 3"),
+        ("exits_when_built", "failed while being built: SystemExit"),
+    ],
+)
+def test_a_plugin_calling_exit_is_a_runtime_error(tmp_path, monkeypatch, target, said):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    name = f"exits_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text(PLUGIN_EXIT)
+    try:
+        result = invoke(f"{name}:{target}", "--epochs", "6", "-o", "out.csv")
+    finally:
+        sys.modules.pop(name, None)
+        plugins._PLUGINS.pop(f"{name}:{target}", None)
+    assert result.exit_code == 1, result.output
+    assert said in result.output
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_plugin_module_calling_exit_on_import_is_a_usage_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    name = f"exits_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text("raise SystemExit(0)\n")
+    try:
+        result = invoke(f"{name}:Thing", "-o", "out.csv")
+    finally:
+        sys.modules.pop(name, None)
+    assert result.exit_code == 2 and f"cannot import '{name}'" in result.output, result.output
+
+
+@pytest.mark.parametrize("lr", ["1e-13", "1e-20", "0.1", "1e5"])
+def test_lr_ends_at_start_is_relative(lr):
+    result = invoke("check", "cosine", "--T_max", "100", "--lr", lr)
+    assert result.exit_code == 0, result.output
+    assert "no net decay" not in result.output
+    result = invoke(
+        "check", "constant", "--factor", "1", "--total_iters", "3", "--epochs", "9", "--lr", lr
+    )
+    assert result.exit_code == 1 and "no net decay" in result.output, result.output

@@ -164,7 +164,7 @@ def _call_torch(
         raise
     except (ValueError, TypeError, KeyError, IndexError, ZeroDivisionError) as exc:
         raise UsageError(f"{who} rejected {what}: {_first_line(exc)}") from exc
-    except Exception as exc:  # a plug-in may raise anything while being built
+    except (Exception, SystemExit) as exc:  # a plug-in may raise anything while being built
         detail = f": {exc}".splitlines()[0] if str(exc).strip() else ""
         raise SimulationError(
             f"{what} failed while being built: {type(exc).__name__}{detail}"
@@ -297,7 +297,12 @@ class _Stopped(Exception):
         self.at, self.error = at, error
 
 
-def _fail(at: int, exc: Exception) -> Exception:
+def _fail(at: int, exc: BaseException) -> Exception:
+    if isinstance(exc, SystemExit):
+        return SimulationError(
+            f"the scheduler raised SystemExit({exc.code!r}) at scheduler step {at + 1}",
+            hint="a scheduler's step() must not end the program",
+        )
     if isinstance(exc, ExpressionError):  # valid text, but it fails at this epoch: runtime
         return SimulationError(exc.message, hint=exc.hint)
     if isinstance(exc, LrplotError):
@@ -329,7 +334,7 @@ def _loop_one(
                 lrs[i] = group["lr"]
                 moms[i] = group["momentum"]
                 step()
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a plug-in may even call exit()
         raise _fail(i, exc) from exc
 
 
@@ -353,7 +358,7 @@ def _loop_metric(
                 step()
             else:
                 step(float(metric[i]))
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a plug-in may even call exit()
         raise _fail(i, exc) from exc
 
 

@@ -67,6 +67,7 @@ from pathlib import Path
 from typing import Any
 
 from lrplot.errors import LrplotError, OutputError, UsageError
+from lrplot.export import path_error
 from lrplot.gallery.build import MAX_STEPS, Entry, Gallery, load, load_text
 from lrplot.gallery.config import MAX_BYTES, check_name, parse_formats
 from lrplot.gallery.site import (
@@ -171,8 +172,11 @@ def run(
     gallery = load(config, allow_import=allow_import)
     if chosen is None or (formats == DEFAULT_FORMATS and gallery.formats):
         chosen = gallery.formats or parse_formats(DEFAULT_FORMATS)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError(f"cannot write the gallery to {out_dir}: it is not a directory")
+    try:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise OutputError(f"cannot write the gallery to {out_dir}: it is not a directory")
+    except OSError as exc:  # a name too long, a loop of links, ...
+        raise path_error(out_dir, exc) from None
     staging = tempfile.mkdtemp(prefix="lrplot-gallery-")
     os.mkdir(os.path.join(staging, THUMBS))
     workers = min(jobs, len(gallery.entries))
@@ -263,7 +267,7 @@ def _render(entry: Entry, formats: tuple[str, ...], out: str, *, allow_import: b
         result.diagnostics = [(d.level, d.message, d.fix) for d in done.diagnostics]
     except LrplotError as exc:
         result.error = str(exc)
-    except Exception as exc:  # isolate any failure to its entry
+    except (Exception, SystemExit) as exc:  # isolate any failure to its entry
         frames = traceback.extract_tb(exc.__traceback__)
         where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
         result.error = f"unexpected {type(exc).__name__}: {exc}{where}"

@@ -413,6 +413,13 @@ def _changes(produced: list[str], staging: str, out_dir: Path) -> tuple[list[str
     return stale, missing
 
 
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
 def _regular(path: Path) -> bool:
     try:
         return stat.S_ISREG(os.stat(path).st_mode)
@@ -451,7 +458,7 @@ def compare(
 ) -> None:
     """Compare the fresh render with DIR: record stale and missing files and the fix."""
     out_dir = outcome.out_dir
-    with locked(out_dir, shared=True) if out_dir.is_dir() else contextlib.nullcontext():
+    with locked(out_dir, shared=True) if _is_dir(out_dir) else contextlib.nullcontext():
         outcome.stale, outcome.missing = _changes(produced, staging, out_dir)
     command = ["lrplot", "gallery", str(config), "--out", str(out_dir)]
     if formats is not None and formats != DEFAULT_FORMATS:
