@@ -706,7 +706,8 @@ def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
 def _wrap(text: str, width_in: float, fontsize: float) -> str:
     """Wrap text to fit about ``width_in`` inches at ``fontsize`` points."""
     chars = max(12, int(width_in * 72 / (0.6 * fontsize)))
-    return textwrap.fill(printable(text), chars, break_on_hyphens=False, break_long_words=False)
+    text = printable(text).replace("\t", " ")
+    return textwrap.fill(text, chars, break_on_hyphens=False, break_long_words=False)
 
 
 def _shrink(img: np.ndarray, target: int) -> np.ndarray:
@@ -721,10 +722,17 @@ def _shrink(img: np.ndarray, target: int) -> np.ndarray:
 
 @contextlib.contextmanager
 def _style() -> Iterator[None]:
-    """Use matplotlib's default style, whatever the user's matplotlibrc says."""
+    """Use matplotlib's default style, whatever the user's matplotlibrc says.
+
+    A character the font lacks (from a user's title or label) is drawn as a box, without
+    matplotlib's warning about it on the terminal.
+    """
+    import warnings
+
     import matplotlib.style
 
-    with matplotlib.style.context("default"):
+    with matplotlib.style.context("default"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
         yield
 
 

@@ -364,6 +364,9 @@ def publish(
     """
     from lrplot.export import atomic_write, check_not_input
 
+    if not produced:  # nothing rendered: DIR is left exactly as it was (not even created)
+        outcome.foreign = _foreign_images(produced, outcome.out_dir)
+        return
     for name in produced:
         check_not_input(outcome.out_dir / name, inputs or {})
 
