@@ -90,6 +90,10 @@ def _reported(debug: bool = False) -> Iterator[None]:
     except KeyboardInterrupt as exc:
         _say_interrupted(isinstance(exc, Terminated))
         raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
+    except BrokenPipeError:  # `lrplot ... -o - | head`: the reader has all it wants
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(141) from None  # as a shell reports a process ended by SIGPIPE
     except OSError as exc:  # a file problem no check above foresaw: still one line
         if debug:
             raise
@@ -480,7 +484,12 @@ app.command("compare", rich_help_panel="Commands")(
 def gallery(
     config: Annotated[Path, typer.Argument(metavar="CONFIG.yaml", help="The gallery config.")],
     out_dir: Annotated[
-        str, typer.Option("--out", "-o", help="Directory for the images and index.")
+        str,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Directory for the images and index. lrplot replaces only files it wrote there.",
+        ),
     ] = "gallery",
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes.")] = min(
         2, os.cpu_count() or 1

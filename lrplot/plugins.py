@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from lrplot import registry
-from lrplot.errors import UsageError
+from lrplot.errors import UsageError, printable
 from lrplot.registry import REQUIRED, SchedulerInfo
 
 _PLUGINS: dict[str, SchedulerInfo] = {}
@@ -115,7 +115,7 @@ def scheduler_info(name: str) -> SchedulerInfo:
     _PLUGINS[name] = SchedulerInfo(
         name,
         cls,
-        doc[0] if doc else f"plug-in {name}",
+        printable(doc[0], newlines=False) if doc else f"plug-in {name}",
         kwargs,
         module=module,
         traits=registry.traits_for(obj),

@@ -1077,3 +1077,20 @@ def test_lr_ends_at_start_is_relative(lr):
         "check", "constant", "--factor", "1", "--total_iters", "3", "--epochs", "9", "--lr", lr
     )
     assert result.exit_code == 1 and "no net decay" in result.output, result.output
+
+
+def test_a_reader_that_stops_early_ends_the_run_quietly(tmp_path):
+    import subprocess
+
+    proc = subprocess.Popen(
+        [LRPLOT, "cosine", "--T_max", "300000", "-o", "-"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == b"step,epoch,lr\n"
+    proc.stdout.close()  # what `| head -1` does
+    err = proc.communicate(timeout=120)[1].decode()
+    assert proc.returncode == 141, err
+    assert "Traceback" not in err and "error" not in err, err

@@ -1,8 +1,9 @@
 """Render a gallery from a YAML config: one image per entry, README.md, index.html, contact sheet.
 
 The config is YAML 1.2 plain data (no tags, anchors, aliases or merge keys; no repeated
-keys; at most 1 MB). ``entries`` maps an entry name (its file name: ``[A-Za-z0-9_.-]``, not
-starting with a dot, unique ignoring case) to one of three kinds of entry::
+keys; at most 1 MB, 20 levels deep and 1,000 entries; a kwarg list holds at most 1,000
+values). ``entries`` maps an entry name (its file name: ``[A-Za-z0-9_.-]``, not starting
+with a dot, unique ignoring case) to one of three kinds of entry::
 
     defaults:                    # optional; every entry inherits these unless it sets them
       lr: 0.1                    # or a list, one param group (curve) per value
@@ -35,9 +36,12 @@ starting with a dot, unique ignoring case) to one of three kinds of entry::
         sweep: {T_max: [25, 50, 100]}
 
 Nested ``schedulers`` (sequential, chained) are SPEC strings or ``{scheduler, kwargs}``
-mappings. Values are typed and checked by ``lrplot.spec`` exactly as on the command line.
-Every problem is reported as ``file:line:col: entry 'name': field: message``; a file-level
-problem raises ``ConfigError`` and a bad entry is skipped while the others render.
+mappings. A ``module:Name`` scheduler, wherever it sits, is imported only with
+``--allow-import``. lrplot writes only in DIR, and there only the files it lists in
+``.lrplot-gallery.json``. Values are typed and checked by ``lrplot.spec`` exactly as on
+the command line. Every problem is reported as ``file:line:col: entry 'name': field:
+message``; a file-level problem raises ``ConfigError`` and a bad entry is skipped while the
+others render (it keeps a card, marked failed, in README.md and index.html).
 
 The package: ``config`` (YAML and schema), ``build`` (entries), ``site`` (README.md,
 index.html, contact sheet, publishing) and, here, the run that renders every entry through
@@ -212,7 +216,8 @@ def _warm(parent: int) -> None:
     if the parent is gone (killed with SIGKILL, say) instead of waiting for work forever.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_orphan_watch, args=(parent,), daemon=True).start()
+    if os.name == "posix":  # on Windows os.kill(pid, 0) would end the parent
+        threading.Thread(target=_orphan_watch, args=(parent,), daemon=True).start()
     import lrplot
     import lrplot.pipeline
     import lrplot.render
