@@ -852,7 +852,7 @@ def _tree(directory: Path, *skip: Path) -> dict[str, tuple[int, int] | str]:
 
 
 @settings(
-    max_examples=60,
+    max_examples=40,
     deadline=None,
     derandomize=True,
     database=None,
