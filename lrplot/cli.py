@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import inspect
 import os
+import signal
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -79,6 +80,28 @@ def fail(error: LrplotError) -> NoReturn:
     raise typer.Exit(error.exit_code)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, a cancelled CI job), handled like Ctrl-C."""
+
+
+#: the signal that interrupted this process (main() exits with 128 + it), else 0.
+_SIGNALLED = 0
+#: the interruption has been reported.
+_SAID = False
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    """Stop the run with an exception, so every clean-up runs (temporary files, workers).
+
+    Once only: a second signal must not interrupt the clean-up the first one started.
+    """
+    global _SIGNALLED
+    _SIGNALLED = signum
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
 @contextlib.contextmanager
 def _reported(debug: bool = False) -> Iterator[None]:
     try:
@@ -87,11 +110,38 @@ def _reported(debug: bool = False) -> Iterator[None]:
         if debug:
             raise
         fail(error)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        _say_interrupted(isinstance(exc, Terminated))
+        raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
+    except BrokenPipeError:  # `lrplot ... -o - | head`: the reader has all it wants
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(141) from None  # as a shell reports a process ended by SIGPIPE
+    except OSError as exc:  # a file problem no check above foresaw: still one line
+        if debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        fail(LrplotError(f"{where}{exc.strerror or exc}"))
+    except MemoryError as exc:
+        if debug:
+            raise
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        fail(
+            LrplotError(
+                "out of memory" + (f": {detail}" if detail else ""),
+                hint="use fewer curves, epochs or steps per epoch",
+            )
+        )
+
+
+def _say_interrupted(terminated: bool) -> None:
+    """Say once that the run was interrupted (or terminated) and left no partial file."""
+    global _SAID
+    if not _SAID:
         from lrplot import report
 
-        report.console(stderr=True).print(report.interrupted())
-        raise typer.Exit(130) from None
+        _SAID = True
+        report.console(stderr=True).print(report.interrupted(terminated))
 
 
 def _usage_error(ctx: Any, error: Exception) -> None:
@@ -457,7 +507,7 @@ class SchedulerGroup(TyperGroup):
                     cmd_name, check=self.check, explore=self.explore, verify=self.verify
                 )
             except LrplotError as error:
-                fail(error)
+                _refuse(ctx, error)
         return None
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
@@ -470,14 +520,31 @@ class SchedulerGroup(TyperGroup):
                 if not (self.check or self.explore or self.verify)
                 else []
             )
-            fail(
+            _refuse(
+                ctx,
                 UsageError(
                     f"unknown scheduler or command '{name}'",
                     hint=registry.suggest(name, registry.names() + fixed)
                     or "run 'lrplot list' to see the schedulers",
-                )
+                ),
             )
+            # shell completion: a command with nothing to offer
+            return name, TyperCommand(name, add_help_option=False), args[1:]
         return super().resolve_command(ctx, args)
+
+
+def _refuse(ctx: Any, error: LrplotError) -> None:
+    """Fail with ``error``; while the shell completes a word, say it in one line instead.
+
+    Completion runs as the user types: a traceback or an exit there would land in the
+    middle of their command line, so the error is one line on stderr (once) and nothing
+    is offered.
+    """
+    if not getattr(ctx, "resilient_parsing", False):
+        fail(error)
+    if not ctx.meta.get("lrplot.refused"):
+        ctx.meta["lrplot.refused"] = True
+        sys.stderr.write(f"\nlrplot: {error}\n")
 
 
 class CheckGroup(SchedulerGroup):
@@ -744,6 +811,8 @@ def _explore(
         out.print(report.explore_banner(url, opened, setup.max_steps))
 
     explore.serve(setup, port=port, ready=ready)
+    global _SIGNALLED
+    _SIGNALLED = 0  # Ctrl-C is how the explorer is meant to stop: exit 0
     out.print(report.explore_stopped())
 
 
@@ -845,8 +914,13 @@ app.command("compare", cls=LrplotCommand, rich_help_panel="Commands")(
 def gallery(
     config: Annotated[Path, typer.Argument(metavar="CONFIG.yaml", help="The gallery config.")],
     out_dir: Annotated[
-        Path, typer.Option("--out", "-o", help="Directory for the images and index.")
-    ] = Path("gallery"),
+        str,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Directory for the images and index. lrplot replaces only files it wrote there.",
+        ),
+    ] = "gallery",
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes.")] = min(
         2, os.cpu_count() or 1
     ),
@@ -890,7 +964,29 @@ def gallery(
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Run the command line (the ``lrplot`` console script)."""
-    if argv is None and any(a == "--debug" for a in sys.argv[1:]):
-        return app()
-    return app(args=argv)
+    """Run the command line (the ``lrplot`` console script).
+
+    SIGTERM is handled like Ctrl-C: the run stops, cleans up, and exits 143 (130 for Ctrl-C).
+    """
+    global _SIGNALLED, _SAID
+    _SIGNALLED, _SAID = 0, False
+    previous: dict[int, Any] = {}
+    with contextlib.suppress(ValueError):  # only the main thread may set handlers
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, _on_signal)
+    try:
+        if argv is None and any(a == "--debug" for a in sys.argv[1:]):
+            return app()
+        return app(args=argv)
+    except SystemExit:
+        if _SIGNALLED:  # stopped outside a command's own handling (typer exits quietly)
+            _say_interrupted(_SIGNALLED == signal.SIGTERM)
+            raise SystemExit(128 + _SIGNALLED) from None
+        raise
+    except KeyboardInterrupt:
+        _say_interrupted(_SIGNALLED == signal.SIGTERM)
+        raise SystemExit(128 + (_SIGNALLED or signal.SIGINT)) from None
+    finally:
+        for number, handler in previous.items():
+            if handler is not None:
+                signal.signal(number, handler)

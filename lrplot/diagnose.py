@@ -500,11 +500,11 @@ def _lr_ends_at_start(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Iter
     if schedule.n < 2 or schedule.stopped or schedule.metric is not None:
         return  # plateau-never-reduced and onecycle-stopped say it better
     first, last = schedule.lr[0], schedule.lr[-1]
-    if not np.all(np.isclose(first, last, rtol=1e-6, atol=1e-12)):
+    if not np.all(np.isclose(first, last, rtol=1e-6, atol=0.0)):  # relative: any lr scale
         return
     shown = ", ".join(_num(float(v)) for v in first)
     by_design = spec.traits.cyclic
-    flat = bool(np.all(np.isclose(schedule.lr, first, rtol=1e-6, atol=1e-12)))
+    flat = bool(np.all(np.isclose(schedule.lr, first, rtol=1e-6, atol=0.0)))
     if by_design:
         message = f"the lr ends where it started ({shown}): {spec.info.cls} ends on a full cycle"
         fix = None

@@ -11,21 +11,25 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import json
+import errno
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from lrplot.errors import OutputError, UsageError
-from lrplot.schedule import Schedule
+import numpy as np
+
+from lrplot.errors import OutputError, UsageError, printable
+from lrplot.schedule import CHUNK_ROWS, Schedule, texts
 
 IMAGE_FORMATS = (".png", ".svg", ".pdf")
 DATA_FORMATS = (".csv", ".json")
 #: interactive pages (``lrplot.html``).
 PAGE_FORMATS = (".html",)
+#: the most outputs (``-o``) one run may write.
+MAX_OUTPUTS = 16
 
 
 def default_name(scheduler: str) -> str:
@@ -38,16 +42,23 @@ def default_name(scheduler: str) -> str:
     return scheduler.rpartition(":")[2] + ".png"
 
 
-def check_outputs(paths: Sequence[str]) -> None:
-    """Fail early on an unknown extension or a directory that does not exist.
+def check_outputs(paths: Sequence[str], inputs: Mapping[str, str] | None = None) -> None:
+    """Fail early on an unknown extension, a missing directory, or an output that is an input.
+
+    Args:
+        paths: the outputs (``-`` is stdout).
+        inputs: the files the run reads, each with what it is (``"the metric file"``).
 
     Raises:
-        UsageError: unknown extension.
+        UsageError: unknown extension, or an output that is one of ``inputs``.
         OutputError: the directory does not exist or is not writable.
     """
+    if len(paths) > MAX_OUTPUTS:
+        raise UsageError(f"-o is given {len(paths)} times; at most {MAX_OUTPUTS}")
     for path in paths:
         if path == "-":
             continue
+        check_not_input(path, inputs or {})
         suffix = Path(path).suffix.lower()
         if suffix not in IMAGE_FORMATS + DATA_FORMATS + PAGE_FORMATS:
             raise UsageError(
@@ -57,12 +68,42 @@ def check_outputs(paths: Sequence[str]) -> None:
                 + ", or - for CSV on stdout",
             )
         parent = Path(path).parent
-        if not parent.is_dir():
-            raise OutputError(f"cannot write {path!r}: directory '{parent}' does not exist")
-        if not os.access(parent, os.W_OK):
-            raise OutputError(f"cannot write {path!r}: directory '{parent}' is not writable")
-        if Path(path).is_dir():
-            raise OutputError(f"cannot write {path!r}: it is a directory")
+        try:
+            if not parent.is_dir():
+                raise OutputError(f"cannot write {path!r}: directory '{parent}' does not exist")
+            if not os.access(parent, os.W_OK):
+                raise OutputError(f"cannot write {path!r}: directory '{parent}' is not writable")
+            if Path(path).is_dir():
+                raise OutputError(f"cannot write {path!r}: it is a directory")
+        except OSError as exc:  # a name or path too long, a loop of links, ...
+            raise path_error(path, exc) from None
+
+
+def path_error(path: str | Path, exc: OSError) -> OutputError:
+    """Return the one-line error for an ``OSError`` met while using ``path``."""
+    hint = None
+    if exc.errno == errno.ENAMETOOLONG:
+        hint = "a file name may have at most 255 bytes, and a path 4,096, on most systems"
+    return OutputError(f"cannot write {_shown(path)}: {_reason(exc)}", hint=hint)
+
+
+def check_not_input(path: str | Path, inputs: Mapping[str, str]) -> None:
+    """Refuse to write ``path`` when it is (or links to) a file the run reads.
+
+    Raises:
+        UsageError: ``path`` is one of ``inputs``.
+    """
+    for source, what in inputs.items():
+        try:
+            same = os.path.samefile(path, source)
+        except (OSError, ValueError):  # one of them does not exist: not the same file
+            continue
+        if same:
+            raise UsageError(
+                f"cannot write {_shown(path)}: it is {what} of this run, and lrplot never "
+                "overwrites its inputs",
+                hint="write to another file",
+            )
 
 
 def atomic_write(
@@ -84,7 +125,9 @@ def atomic_write(
             encoding=None if binary else "utf-8",
             newline=None if binary else "",
         )
-    except (OSError, UnicodeEncodeError) as exc:
+    except OSError as exc:
+        raise path_error(path, exc) from None
+    except UnicodeEncodeError as exc:
         raise OutputError(f"cannot write {_shown(path)}: {_reason(exc)}") from None
     try:
         with handle:
@@ -94,7 +137,9 @@ def atomic_write(
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(handle.name)
-        if isinstance(exc, (OSError, UnicodeEncodeError)):
+        if isinstance(exc, OSError):
+            raise path_error(path, exc) from None
+        if isinstance(exc, UnicodeEncodeError):
             raise OutputError(f"cannot write {_shown(path)}: {_reason(exc)}") from None
         raise
 
@@ -121,21 +166,28 @@ def _mode_for(target: Path) -> int:
 
 
 def write_compare_csv(schedules: Sequence[Schedule], labels: Sequence[str], out: IO[str]) -> None:
-    """Write one lr column per schedule (and group); shorter schedules leave cells empty."""
+    """Write one lr column per schedule (and group); shorter schedules leave cells empty.
+
+    Written a chunk of rows at a time: memory does not grow with the number of rows.
+    """
     n = max(s.n for s in schedules)
     spe = {s.steps_per_epoch for s in schedules}
     header = ["step"] + (["epoch"] if len(spe) == 1 else [])
-    columns: list[list[str]] = []
+    columns: list[tuple[np.ndarray, int]] = []
     for schedule, label in zip(schedules, labels, strict=True):
         for g in range(schedule.groups):
             header.append(label if schedule.groups == 1 else f"{label}[{g}]")
-            values = list(map(repr, schedule.lr[:, g].tolist()))
-            columns.append(values + [""] * (n - len(values)))
-    out.write(",".join(_csv_cell(h) for h in header) + "\n")
+            columns.append((schedule.lr, g))
+    out.write(",".join(_csv_cell(printable(h, newlines=False)) for h in header) + "\n")
     epoch = spe.pop() if len(spe) == 1 else None
-    for i in range(n):
-        row = [str(i)] + ([repr(i / epoch)] if epoch else []) + [c[i] for c in columns]
-        out.write(",".join(row) + "\n")
+    for a in range(0, n, CHUNK_ROWS):
+        b = min(n, a + CHUNK_ROWS)
+        step = np.arange(a, b, dtype=np.int64)
+        cols = [texts(step)] + ([texts(step / epoch)] if epoch else [])
+        for lr, g in columns:
+            have = texts(lr[a:b, g]) if a < len(lr) else []
+            cols.append(have + [""] * (b - a - len(have)))
+        out.write("\n".join(map(",".join, zip(*cols, strict=True))) + "\n")
 
 
 def _csv_cell(text: str) -> str:
@@ -162,9 +214,12 @@ def write_data(
             schedules[0].write_csv(f, momentum=momentum or None)
 
     def write_json(f: IO[str]) -> None:
-        if several:
-            json.dump([s.to_dict(momentum or None) for s in schedules], f, allow_nan=False)
-            f.write("\n")
+        if several:  # the bytes of json.dump([s.to_dict() ...]), streamed
+            f.write("[")
+            for i, schedule in enumerate(schedules):
+                f.write(", " if i else "")
+                schedule.write_json_object(f, momentum=momentum or None)
+            f.write("]\n")
         else:
             schedules[0].write_json(f, momentum=momentum or None)
 

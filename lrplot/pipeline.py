@@ -19,7 +19,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from lrplot import export
+from lrplot import export, registry
 from lrplot.diagnose import Diagnostic, diagnose
 from lrplot.errors import UsageError
 from lrplot.options import DEFAULT_MAX_STEPS, RUN, DisplayOptions, RunOptions, run_options
@@ -154,7 +154,7 @@ def run(request: Request, *, progress: Progress | None = None, write: bool = Tru
     resolved = [[resolve(spec) for spec in row] for row in request.grid]
     total = check_steps([s for row in resolved for s in row], request.max_steps)
     outs = request.outputs if write else []
-    export.check_outputs(outs)
+    export.check_outputs(outs, input_files(request.specs))
     display = request.display
     if display.x not in ("epoch", "step"):
         raise UsageError(f"--x must be epoch or step, got {display.x!r}", key="x")
@@ -186,6 +186,37 @@ def run(request: Request, *, progress: Progress | None = None, write: bool = Tru
 
         render.save_thumbnail(result.figure, *request.thumbnail)
     return result
+
+
+def input_files(specs: Sequence[ScheduleSpec]) -> dict[str, str]:
+    """Return the files a run reads (metric CSVs, plug-in modules) and what each one is.
+
+    Example:
+        >>> from lrplot.spec import make_spec
+        >>> input_files([make_spec("plateau", metric="@losses.csv:val")])
+        {'losses.csv': 'the metric file'}
+    """
+    import sys
+
+    from lrplot.metric import metric_file
+
+    found: dict[str, str] = {}
+
+    def walk(spec: ScheduleSpec) -> None:
+        path = metric_file(spec.metric)
+        if path:
+            found[path] = "the metric file"
+        if registry.is_plugin(spec.scheduler):
+            module = sys.modules.get(spec.scheduler.partition(":")[0])
+            source = getattr(module, "__file__", None)
+            if source:
+                found[source] = f"the plug-in's module ({spec.scheduler})"
+        for sub in spec.subs:
+            walk(sub)
+
+    for spec in specs:
+        walk(spec)
+    return found
 
 
 def _simulate_all(

@@ -31,7 +31,7 @@ from dataclasses import replace
 from typing import Any
 
 from lrplot import docstrings, registry
-from lrplot.errors import UsageError
+from lrplot.errors import UsageError, printable
 from lrplot.registry import REQUIRED, KwargInfo, SchedulerInfo
 
 _PLUGINS: dict[str, SchedulerInfo] = {}
@@ -83,7 +83,7 @@ def load_target(target: str) -> Any:
     try:  # lrplot's stdout is its own (``-o -`` writes CSV there): import chatter to stderr
         with contextlib.redirect_stdout(sys.stderr):
             module = importlib.import_module(module_name)
-    except Exception as exc:  # any import-time failure is the user's module failing
+    except (Exception, SystemExit) as exc:  # any import-time failure is the module failing
         raise UsageError(
             f"cannot import '{module_name}' for '{target}': {exc}", key="scheduler", value=target
         ) from exc
@@ -143,7 +143,7 @@ def scheduler_info(name: str) -> SchedulerInfo:
     _PLUGINS[name] = SchedulerInfo(
         name,
         cls,
-        docstrings.summary(obj.__doc__) or f"plug-in {name}",
+        printable(docstrings.summary(obj.__doc__), newlines=False) or f"plug-in {name}",
         kwargs,
         module=module,
         traits=traits,

@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, cast
 
 import numpy as np
 
-from lrplot.errors import OutputError, UsageError
-from lrplot.export import atomic_write
+from lrplot.errors import OutputError, UsageError, printable
+from lrplot.export import atomic_write, path_error
 from lrplot.schedule import Schedule, decimate, decimate_indices, wants_log
 
 if TYPE_CHECKING:
@@ -274,9 +274,9 @@ def sweep_grid(
                 event_labels=False,
             )
             if r == 0:
-                ax.set_title(col_labels[c], fontsize=9)
+                ax.set_title(printable(col_labels[c]), fontsize=9)
             if c == 0:
-                ax.set_ylabel(row_labels[r], fontsize=9)
+                ax.set_ylabel(printable(row_labels[r]), fontsize=9)
             ax.tick_params(labelsize=7, labelbottom=r == len(rows) - 1, labelleft=c == 0)
             _big_ticks(ax)
         if not log:
@@ -551,10 +551,13 @@ def save(fig: Figure, path: str | Path) -> None:
             hint="use .png, .svg or .pdf",
         )
     parent = path.parent
-    if not parent.is_dir():
-        raise OutputError(f"cannot write {path}: directory {parent} does not exist")
-    if path.is_dir():
-        raise OutputError(f"cannot write {path}: it is a directory")
+    try:
+        if not parent.is_dir():
+            raise OutputError(f"cannot write {path}: directory {parent} does not exist")
+        if path.is_dir():
+            raise OutputError(f"cannot write {path}: it is a directory")
+    except OSError as exc:
+        raise path_error(path, exc) from None
 
     def write(handle: Any) -> None:
         with _style(), matplotlib.rc_context(cast(Any, _SAVE_RC)):
@@ -980,14 +983,16 @@ def _entries(
     if labels is not None:
         if len(labels) != len(items):
             raise UsageError(f"{len(labels)} labels for {len(items)} schedules")
-        return [_Entry(s, str(n)) for s, n in zip(items, labels, strict=True)]
+        return [
+            _Entry(s, printable(str(n), newlines=False)) for s, n in zip(items, labels, strict=True)
+        ]
     names = [s.name or f"schedule {i}" for i, s in enumerate(items)]
     for name in set(names):
         same = [i for i, n in enumerate(names) if n == name]
         if len(same) > 1:
             for i, short in zip(same, _distinct([items[i].title for i in same]), strict=True):
                 names[i] = short or f"{name} #{same.index(i) + 1}"
-    return [_Entry(s, n) for s, n in zip(items, names, strict=True)]
+    return [_Entry(s, printable(n, newlines=False)) for s, n in zip(items, names, strict=True)]
 
 
 def _distinct(titles: list[str]) -> list[str]:
@@ -1001,6 +1006,7 @@ def _distinct(titles: list[str]) -> list[str]:
 def _line_label(name: str, s: Schedule, g: int) -> str:
     """Return the legend label of group ``g`` of a schedule."""
     group = f"group {g} (lr {s.lr[0, g]:g})" if s.groups > 1 and s.n else ""
+    name = printable(name, newlines=False)
     if name:
         return f"{name} · {group}" if group else name
     return group or "learning rate"
@@ -1008,7 +1014,11 @@ def _line_label(name: str, s: Schedule, g: int) -> str:
 
 def _lr_exponent(entries: list[_Entry], log: bool) -> int:
     """Return the power of ten to factor out of linear lr tick labels (0 for none)."""
-    tops = [float(np.abs(e.schedule.lr).max()) for e in entries if e.schedule.n]
+    tops = [  # the largest magnitude, without a copy of a long curve
+        max(abs(float(e.schedule.lr.max())), abs(float(e.schedule.lr.min())))
+        for e in entries
+        if e.schedule.n
+    ]
     top = max(tops, default=0.0)
     if log or not math.isfinite(top) or top == 0 or 1e-2 <= top < 1e4:
         return 0
@@ -1053,6 +1063,7 @@ def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
 def _wrap(text: str, width_in: float, fontsize: float) -> str:
     """Wrap text to fit about ``width_in`` inches at ``fontsize`` points."""
     chars = max(12, int(width_in * 72 / (0.6 * fontsize)))
+    text = printable(text).replace("\t", " ")
     return textwrap.fill(text, chars, break_on_hyphens=False, break_long_words=False)
 
 
@@ -1068,10 +1079,17 @@ def _shrink(img: np.ndarray, target: int) -> np.ndarray:
 
 @contextlib.contextmanager
 def _style() -> Iterator[None]:
-    """Use matplotlib's default style, whatever the user's matplotlibrc says."""
+    """Use matplotlib's default style, whatever the user's matplotlibrc says.
+
+    A character the font lacks (from a user's title or label) is drawn as a box, without
+    matplotlib's warning about it on the terminal.
+    """
+    import warnings
+
     import matplotlib.style
 
-    with matplotlib.style.context("default"):
+    with matplotlib.style.context("default"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
         yield
 
 

@@ -22,7 +22,7 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.table import Table
 from rich.text import Text
 
-from lrplot.errors import UsageError
+from lrplot.errors import UsageError, printable
 from lrplot.spec import DEFAULT, GIVEN, METRIC
 
 if TYPE_CHECKING:
@@ -746,10 +746,33 @@ PROGRESS_FROM = 300_000
 
 
 def console(stderr: bool = False) -> Any:
-    """Return a rich console for lrplot's output (no highlighting, soft wrapping)."""
-    from rich.console import Console
+    r"""Return a rich console for lrplot's output (no highlighting, soft wrapping).
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    User text (a scheduler name, a label, a title, a file name) is shown, never obeyed:
+    control characters in it are printed as escapes (``\x1b``), so text such as
+    ``\x1b[2J`` cannot clear or rewrite the terminal. rich's own styles and cursor
+    moves (progress bars) are not text and pass as they are.
+
+    Example:
+        >>> import io
+        >>> c = console()
+        >>> c.file = io.StringIO()
+        >>> c.print("name: a\x1b[2Jb")
+        >>> c.file.getvalue()
+        'name: a\\x1b[2Jb\n'
+    """
+    from rich.console import Console
+    from rich.segment import Segment
+
+    class _Shown(Console):
+        def render(self, renderable: Any, options: Any = None) -> Any:
+            for segment in super().render(renderable, options):
+                if segment.control or not segment.text:
+                    yield segment
+                else:
+                    yield Segment(printable(segment.text), segment.style, segment.control)
+
+    return _Shown(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 def error_lines(message: str, hint: str | None = None) -> RenderableType:
@@ -765,9 +788,10 @@ def error_lines(message: str, hint: str | None = None) -> RenderableType:
     return Group(*parts)
 
 
-def interrupted() -> RenderableType:
-    """Return the message printed when a run is interrupted."""
-    return Text.assemble(("interrupted", "bold red"), ": no partial file was left behind")
+def interrupted(terminated: bool = False) -> RenderableType:
+    """Return the message printed when a run is interrupted (Ctrl-C) or terminated (SIGTERM)."""
+    what = "terminated (SIGTERM)" if terminated else "interrupted"
+    return Text.assemble((what, "bold red"), ": no partial file was left behind")
 
 
 def explore_banner(url: str, opened: bool, max_steps: int) -> RenderableType:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -116,7 +117,8 @@ class Schedule:
             )
         peak_step = int(np.argmax(lr))
         peak = float(lr[peak_step])
-        below = np.flatnonzero(lr[peak_step:] < 0.1 * peak)
+        under = lr[peak_step:] < 0.1 * peak  # argmax finds the first one without a copy
+        below = int(np.argmax(under)) if under.any() else None
         return {
             "initial": float(lr[0]),
             "peak": peak,
@@ -125,7 +127,7 @@ class Schedule:
             "mean": float(lr.mean()),
             "sum": float(lr.sum()),
             "peak_step": peak_step,
-            "below_10pct_step": int(below[0] + peak_step) if below.size else None,
+            "below_10pct_step": None if below is None else below + peak_step,
         }
 
     @property
@@ -173,22 +175,60 @@ class Schedule:
                 hint=f"drop {option} or keep the lr positive (e.g. eta_min or min_lr > 0)",
             )
 
+    def column_names(self, momentum: bool | None = None) -> list[str]:
+        """Return the output column names in CSV order (see ``columns``)."""
+        many = self.groups > 1
+        names = ["step", "epoch"] + [f"lr_{g}" if many else "lr" for g in range(self.groups)]
+        if self._with_momentum(momentum):
+            name = self.momentum_name
+            names += [f"{name}_{g}" if many else name for g in range(self.groups)]
+        return names + ["metric"] * (self.metric is not None)
+
+    def _with_momentum(self, momentum: bool | None) -> bool:
+        wanted = self.momentum_varies if momentum is None else momentum
+        return bool(wanted) and self.momentum is not None
+
+    def column_sources(
+        self, momentum: bool | None = None
+    ) -> list[Callable[[int, int], np.ndarray]]:
+        """Return, per output column, a function giving its rows ``start:stop``.
+
+        The step and epoch columns are made for the rows asked for, the others are views:
+        writing a column a chunk at a time needs memory for one chunk, whatever the rows.
+        """
+        spe = self.steps_per_epoch
+
+        def step(a: int, b: int) -> np.ndarray:
+            return np.arange(a, b, dtype=np.int64)
+
+        def epoch(a: int, b: int) -> np.ndarray:
+            return np.arange(a, b, dtype=np.int64) / spe
+
+        def view(array: np.ndarray, g: int | None) -> Callable[[int, int], np.ndarray]:
+            return lambda a, b: array[a:b] if g is None else array[a:b, g]
+
+        sources = [step, epoch] + [view(self.lr, g) for g in range(self.groups)]
+        if self._with_momentum(momentum):
+            assert self.momentum is not None
+            sources += [view(self.momentum, g) for g in range(self.groups)]
+        if self.metric is not None:
+            sources.append(view(np.asarray(self.metric, dtype=np.float64), None))
+        return sources
+
+    def _chunks(self) -> Iterator[tuple[int, int]]:
+        for start in range(0, self.n, CHUNK_ROWS):
+            yield start, min(self.n, start + CHUNK_ROWS)
+
     def write_csv(self, out: IO[str], *, momentum: bool | None = None) -> None:
-        """Write the CSV (header + one row per step) with round-trip float precision."""
-        cols = self.columns(momentum)
-        out.write(",".join(cols) + "\n")
-        text_cols = [
-            map(str, c.tolist()) if c.dtype.kind in "iu" else map(repr, c.tolist())
-            for c in cols.values()
-        ]
-        chunk: list[str] = []
-        for row in zip(*text_cols, strict=True):
-            chunk.append(",".join(row))
-            if len(chunk) >= 65536:
-                out.write("\n".join(chunk) + "\n")
-                chunk.clear()
-        if chunk:
-            out.write("\n".join(chunk) + "\n")
+        """Write the CSV (header + one row per step) with round-trip float precision.
+
+        Written a chunk of rows at a time: memory does not grow with the number of rows.
+        """
+        out.write(",".join(self.column_names(momentum)) + "\n")
+        sources = self.column_sources(momentum)
+        for a, b in self._chunks():
+            cols = [texts(source(a, b)) for source in sources]
+            out.write("\n".join(map(",".join, zip(*cols, strict=True))) + "\n")
 
     def to_csv_text(self) -> str:
         """Return the CSV as a string."""
@@ -196,8 +236,7 @@ class Schedule:
         self.write_csv(buf)
         return buf.getvalue()
 
-    def to_dict(self, momentum: bool | None = None) -> dict[str, Any]:
-        """Return a JSON-ready dict: metadata, summary, events, notes and columns."""
+    def _meta(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "title": self.title,
@@ -210,13 +249,59 @@ class Schedule:
             "stats": [self.stats(g) for g in range(self.groups)],
             "events": [{"step": e.step, "kind": e.kind, "label": e.label} for e in self.events],
             "notes": list(self.notes),
-            "columns": {k: v.tolist() for k, v in self.columns(momentum).items()},
         }
 
+    def to_dict(self, momentum: bool | None = None) -> dict[str, Any]:
+        """Return a JSON-ready dict: metadata, summary, events, notes and columns.
+
+        The columns are Python lists (about 30 bytes a value): ``write_json`` streams
+        the same JSON without building them.
+        """
+        names, sources = self.column_names(momentum), self.column_sources(momentum)
+        columns = {n: get(0, self.n).tolist() for n, get in zip(names, sources, strict=True)}
+        return {**self._meta(), "columns": columns}
+
     def write_json(self, out: IO[str], *, momentum: bool | None = None) -> None:
-        """Write the JSON form (floats round-trip exactly)."""
-        json.dump(self.to_dict(momentum), out, allow_nan=False)
+        """Write the JSON form (floats round-trip exactly), a chunk of rows at a time.
+
+        The bytes are those of ``json.dump(self.to_dict(momentum), out)`` plus a newline.
+        """
+        self.write_json_object(out, momentum=momentum)
         out.write("\n")
+
+    def write_json_object(self, out: IO[str], *, momentum: bool | None = None) -> None:
+        """Write the JSON object of ``to_dict`` (no newline), streaming its columns."""
+        head = json.dumps(self._meta(), allow_nan=False)
+        out.write(head[:-1] + ', "columns": {')
+        names, sources = self.column_names(momentum), self.column_sources(momentum)
+        for i, (name, source) in enumerate(zip(names, sources, strict=True)):
+            out.write((", " if i else "") + json.dumps(name) + ": [")
+            for a, b in self._chunks():
+                col = source(a, b)
+                if col.dtype.kind == "f" and not np.isfinite(col).all():
+                    raise ValueError("Out of range float values are not JSON compliant")
+                out.write((", " if a else "") + ", ".join(texts(col)))
+            out.write("]")
+        out.write("}}")
+
+
+#: rows per chunk when writing CSV and JSON.
+CHUNK_ROWS = 1 << 14
+
+
+def texts(column: np.ndarray) -> list[str]:
+    """Return a column as CSV/JSON text: ``str`` of ints, ``repr`` (round trip) of floats.
+
+    A constant column (a broadcast view, such as an unchanging momentum) is converted once.
+
+    Example:
+        >>> texts(np.array([0.1, 1e-05, 2.0])), texts(np.arange(3))
+        (['0.1', '1e-05', '2.0'], ['0', '1', '2'])
+    """
+    convert = str if column.dtype.kind in "iu" else repr
+    if column.ndim == 1 and column.strides == (0,) and column.size:
+        return [convert(column[:1].tolist()[0])] * column.size
+    return list(map(convert, column.tolist()))
 
 
 #: ``wants_log``: a curve with this share of its steps ...
@@ -297,14 +382,19 @@ def decimate_indices(y: np.ndarray, width: int) -> np.ndarray | None:
         return None
     size = -(-n // width)  # points per bucket; the last bucket may be short
     full = n // size
-    block = y[: full * size].reshape(full, size)
     starts = np.arange(full) * size
-    keep = [
-        starts,
-        starts + np.argmin(block, axis=1),
-        starts + np.argmax(block, axis=1),
-        starts + size - 1,
-    ]
+    if y.strides == (0,):  # a constant broadcast view: its first point is min and max
+        lows = highs = np.zeros(full, dtype=np.intp)
+    else:  # bounded memory: argmin copies a view that is not contiguous, so go by slabs
+        block = y[: full * size].reshape(full, size)
+        rows = max(1, (1 << 20) // size)
+        lows = np.concatenate(
+            [np.argmin(block[r : r + rows], axis=1) for r in range(0, full, rows)]
+        )
+        highs = np.concatenate(
+            [np.argmax(block[r : r + rows], axis=1) for r in range(0, full, rows)]
+        )
+    keep = [starts, starts + lows, starts + highs, starts + size - 1]
     if full * size < n:  # the short last bucket
         tail = y[full * size :]
         base = full * size

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import math
+import os
 import re
 import shlex
 from collections.abc import Mapping, Sequence
@@ -31,6 +32,9 @@ from lrplot.registry import DEFAULT_EPOCHS, KwargInfo, SchedulerInfo, StepPer, T
 __all__ = [
     "DEFAULT_EPOCHS",
     "DEFAULT_MAX_STEPS",
+    "MAX_GROUPS",
+    "MAX_LIST",
+    "MAX_NESTED",
     "RUN_KEYS",
     "ScheduleSpec",
     "check_steps",
@@ -43,6 +47,13 @@ __all__ = [
     "sweep",
     "sweep_grid",
 ]
+
+#: the most values one kwarg may take (milestones, one value per param group, ...).
+MAX_LIST = 1000
+#: the most param groups (``--lr`` values) a run may have.
+MAX_GROUPS = 256
+#: the most schedulers one SequentialLR or ChainedScheduler may hold.
+MAX_NESTED = 64
 
 Optimizer = Literal["sgd", "adam", "adamw"]
 OPTIMIZERS: tuple[str, ...] = option("optimizer").choices
@@ -317,9 +328,22 @@ def parse_value(kw: KwargInfo, raw: Any, scheduler: str = "") -> Any:
         raise
 
 
+def _check_length(what: str, count: int, cap: int, items: str = "values") -> None:
+    """Refuse a list longer than ``cap`` (the caps are documented in the README)."""
+    if count > cap:
+        raise UsageError(f"{what} has {count:,} {items}; at most {cap:,}")
+
+
 def _parse_value(kw: KwargInfo, raw: Any, scheduler: str, what: str) -> Any:
     if (kw.optional and isinstance(raw, str) and raw.strip().lower() == "none") or raw is None:
         return None
+    count = len(raw) if isinstance(raw, (list, tuple)) else 1
+    if isinstance(raw, str) and kw.kind not in ("expr", "specs"):
+        count = raw.count(",") + 1
+    if kw.kind == "specs":
+        _check_length(what, count, MAX_NESTED, "schedulers")
+    else:
+        _check_length(what, count, MAX_LIST)
     if isinstance(raw, str) and (
         kw.kind == "literal" or (kw.kind == "auto" and raw.strip()[:1] in ("[", "{", "("))
     ):
@@ -543,6 +567,9 @@ def _run_value(key: str, value: Any) -> Any:
         raise UsageError(f"unknown run option '{key}'", hint=registry.suggest(key, list(RUN_KEYS)))
     flag = "--" + key.replace("_", "-")
     if key == "lr":
+        count = value.count(",") + 1 if isinstance(value, str) else 1
+        count = len(value) if isinstance(value, (list, tuple)) else count
+        _check_length("--lr", count, MAX_GROUPS, "param groups")
         items = (
             [t.strip() for t in value.split(",")]
             if isinstance(value, str)
@@ -926,29 +953,67 @@ def sweep_grid(
     return base, grid
 
 
+#: bytes a run holds per optimizer step and param group while stepping (lr and momentum).
+BYTES_PER_STEP = 16
+
+
 def check_steps(specs: Sequence[ScheduleSpec], max_steps: int = DEFAULT_MAX_STEPS) -> int:
     """Refuse runs longer than ``max_steps`` optimizer steps in all; return the total.
+
+    The limit is on every curve of the run together (a sweep, a comparison), and the
+    message gives the total and about how much memory it would take.
 
     Example:
         >>> check_steps([make_spec("cosine", {"T_max": 10})], max_steps=5)
         Traceback (most recent call last):
         ...
-        lrplot.errors.UsageError: the run has 10 optimizer steps, over the limit of 5 (...)
+        lrplot.errors.UsageError: the run has 10 optimizer steps (about 160 bytes of memory), ...
     """
-    total = sum(s.resolved().n_steps for s in specs)
-    if total > max_steps:
-        huge = total >= 10**15
-        shown = f"over 10^{len(str(total)) - 1}" if huge else f"{total:,}"
-        what = "the run has" if len(specs) == 1 else f"the {len(specs)} curves have"
+    resolved = [s.resolved() for s in specs]
+    total = sum(s.n_steps for s in resolved)
+    if total <= max_steps:
+        return total
+    what = "the run has" if len(specs) == 1 else f"the {len(specs)} curves have"
+    if total >= 10**15:
         raise UsageError(
-            f"{what} {shown} optimizer steps{'' if len(specs) == 1 else ' in all'}, over the "
-            f"limit of {max_steps:,}",
-            hint="use fewer epochs or steps per epoch (or raise --max-steps)"
-            if huge
-            else f"raise it with --max-steps {total}",
+            f"{what} over 10^{len(str(total)) - 1} optimizer steps"
+            f"{'' if len(specs) == 1 else ' in all'}, over the limit of {max_steps:,}",
+            hint="use fewer epochs or steps per epoch (or raise --max-steps)",
             key="max_steps",
         )
-    return total
+    need = sum(s.n_steps * s.groups for s in resolved) * BYTES_PER_STEP
+    have = _physical_memory()
+    raise UsageError(
+        f"{what} {total:,} optimizer steps{'' if len(specs) == 1 else ' in all'} "
+        f"(about {_size(need)} of memory), over the limit of {max_steps:,}",
+        hint=f"that is more memory than this machine has ({_size(have)}): use fewer "
+        + ("curves, " if len(specs) > 1 else "")
+        + "epochs or steps per epoch"
+        if have and need > have
+        else f"raise it with --max-steps {total}",
+        key="max_steps",
+    )
+
+
+def _physical_memory() -> int:
+    """Return this machine's memory in bytes (0 when the system does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
+def _size(n: float) -> str:
+    """Return a byte count for people: ``160 bytes``, ``1.2 GB``.
+
+    Example:
+        >>> _size(160), _size(115_200_000_000)
+        ('160 bytes', '115 GB')
+    """
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{int(n)} bytes"
 
 
 def _with_changes(base: ScheduleSpec, changes: dict[str, Any]) -> ScheduleSpec:

@@ -9,10 +9,11 @@ horizon is refused instead of simulated.
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -614,3 +615,287 @@ def test_run_options_in_nested_spec_are_refused(nested):
     )
     assert result.exit_code == 2, result.output
     assert nested.rpartition(",")[2].partition("=")[0] in result.output
+
+
+# ------------------------------------------------------------------ hostile gallery configs
+
+#: canary modules planted for the gallery fuzz: importing one writes a file in the marker
+#: directory. No example passes --allow-import, so none may ever be imported.
+CANARIES = ("fuzzcanary_cwd", "fuzzcanary_site", "fuzzcanary_pkg.sub")
+CANARY_SOURCE = (
+    "from pathlib import Path\n"
+    "Path({marker!r}, __name__).write_text('imported')\n"
+    "def Sched(optimizer, every: int = 2):\n"
+    "    from torch.optim.lr_scheduler import LambdaLR\n"
+    "    return LambdaLR(optimizer, lambda e: 0.5 ** (e // every))\n"
+)
+CONTROL = ["\x1b[2J", "\x07", "\r", "\x00", "\u202e", "\x9b", "\n", "\t", "\x7f"]
+
+#: text with control characters that a YAML (JSON) file can hold: renders, must be escaped.
+control_text = st.builds(
+    lambda a, c, b: a + c + b,
+    st.sampled_from(["", "t", "title ", "$x$"]),
+    st.sampled_from(["\x1b[2J", "\x07", "\r", "\u202e", "\n", "\t", "\x1b]0;pwn\x07"]),
+    st.sampled_from(["", "x", " end"]),
+)
+hostile_text = st.one_of(
+    st.text(max_size=12),
+    st.builds(
+        lambda a, c, b: a + c + b,
+        st.text(max_size=4),
+        st.sampled_from(CONTROL),
+        st.text(max_size=4),
+    ),
+    st.sampled_from(["../x", "/etc/passwd", "README", "index", "a" * 150, "", " ", "-x", ".x"]),
+)
+plugin_names = st.builds(
+    lambda mod, pre, post: f"{pre}{mod}:Sched{post}",
+    st.sampled_from(CANARIES),
+    st.sampled_from(["", " ", "\t", "  "]),
+    st.sampled_from(["", ":every=2", ":every = 2", " ", ":every=[2]"]),
+)
+scheduler_words = st.one_of(
+    st.sampled_from(["cosine", "exp", "step", "linear", "constant", "multistep", "plateau"]),
+    plugin_names,
+    typo(NAMES),
+    hostile_text,
+)
+
+
+@st.composite
+def spec_strings(draw: st.DrawFn, depth: int = 0) -> str:
+    """A SPEC string, maybe a sequential/chained one with nested SPECs in odd quoting."""
+    if depth < 2 and draw(st.integers(0, 3)) == 0:
+        subs = draw(st.lists(spec_strings(depth + 1), min_size=1, max_size=3))
+        quote = draw(st.sampled_from(["'", '"', ""]))
+        space = draw(st.sampled_from(["", " ", "\t", "\n "]))
+        inner = ",".join(f"{space}{quote}{s}{quote}{space}" for s in subs)
+        kind = draw(st.sampled_from(["sequential", "chained"]))
+        extra = ",milestones=[2]" if kind == "sequential" and len(subs) == 2 else ""
+        return f"{kind}:schedulers=[{inner}]{extra}"
+    name = draw(scheduler_words)
+    if draw(st.booleans()):
+        return name
+    key = draw(st.sampled_from(["T_max", "gamma", "step_size", "total_iters", "label", "every"]))
+    value = draw(st.one_of(st.integers(1, 6).map(str), hostile_text.map(repr)))
+    return f"{name}:{key}={value}"
+
+
+scheduler_values = st.one_of(scheduler_words, spec_strings())
+small_runs = st.fixed_dictionaries(
+    {}, optional={"epochs": st.integers(1, 12), "lr": st.sampled_from([0.1, [0.1, 0.01]])}
+)
+
+
+@st.composite
+def nested(draw: st.DrawFn) -> list:
+    return draw(
+        st.lists(
+            st.one_of(
+                spec_strings(),
+                st.fixed_dictionaries({"scheduler": scheduler_values}),
+                st.fixed_dictionaries(
+                    {"scheduler": scheduler_values, "kwargs": st.fixed_dictionaries({})}
+                ),
+            ),
+            min_size=1,
+            max_size=3,
+        )
+    )
+
+
+GOOD_ENTRIES = [
+    {"scheduler": "exp", "kwargs": {"gamma": 0.9}},
+    {"scheduler": "cosine", "kwargs": {"T_max": 6}},
+    {"scheduler": "multistep", "kwargs": {"milestones": [2, 4]}},
+    {"scheduler": "exp", "sweep": {"gamma": [0.9, 0.5]}},
+    {"compare": ["cosine:T_max=5", "exp:gamma=0.8"]},
+    {"scheduler": "chained", "kwargs": {"schedulers": ["exp:gamma=0.9", "constant:factor=0.5"]}},
+]
+
+
+@st.composite
+def good_entries(draw: st.DrawFn) -> dict:
+    """An entry that renders, with hostile text where a config may hold any text."""
+    entry = dict(draw(st.sampled_from(GOOD_ENTRIES)))
+    entry["epochs"] = draw(st.integers(2, 8))
+    if draw(st.booleans()):
+        entry["title"] = draw(control_text)
+    if draw(st.booleans()):
+        entry["description"] = draw(control_text)
+    if "compare" in entry and draw(st.booleans()):
+        label = draw(control_text)
+        entry["compare"] = [
+            {"scheduler": "exp", "kwargs": {"gamma": 0.7}, "label": label},
+            "cosine:T_max=4",
+        ]
+    return entry
+
+
+@st.composite
+def gallery_entries(draw: st.DrawFn) -> object:
+    kind = draw(st.sampled_from(["schedule", "sweep", "compare", "nested", "junk"]))
+    if draw(st.integers(0, 9)) < 6:
+        return draw(good_entries())
+    entry: dict = dict(draw(small_runs))
+    if draw(st.booleans()):
+        entry["title"] = draw(hostile_text)
+    if draw(st.booleans()):
+        entry["description"] = draw(hostile_text)
+    if kind == "schedule":
+        entry["scheduler"] = draw(scheduler_values)
+        if draw(st.booleans()):
+            entry["kwargs"] = draw(
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "T_max": st.integers(1, 10),
+                        "gamma": st.sampled_from([0.9, 0.5]),
+                        "milestones": st.lists(st.integers(1, 10), max_size=4),
+                    },
+                )
+            )
+    elif kind == "sweep":
+        entry["scheduler"] = draw(st.sampled_from(["chained", "sequential", "cosine", "exp"]))
+        key = draw(st.sampled_from(["schedulers", "T_max", "gamma", "scheduler", "epochs"]))
+        values = draw(
+            st.lists(
+                st.one_of(scheduler_values, nested(), st.integers(1, 8)), min_size=1, max_size=4
+            )
+        )
+        entry["sweep"] = {key: values}
+    elif kind == "compare":
+        entry["compare"] = draw(
+            st.lists(
+                st.one_of(
+                    spec_strings(),
+                    st.fixed_dictionaries(
+                        {"scheduler": scheduler_values},
+                        optional={"label": hostile_text, "epochs": st.integers(1, 8)},
+                    ),
+                ),
+                min_size=1,
+                max_size=4,
+            )
+        )
+    elif kind == "nested":
+        entry["scheduler"] = draw(st.sampled_from(["sequential", "chained"]))
+        entry["kwargs"] = {"schedulers": draw(nested())}
+    else:
+        return draw(st.one_of(st.none(), st.integers(), hostile_text, st.lists(st.integers())))
+    return entry
+
+
+@st.composite
+def gallery_configs(draw: st.DrawFn) -> str:
+    """A config as text: JSON (a subset of YAML 1.2), now and then hostile YAML besides."""
+    import json
+
+    plain = st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True)
+    names = st.integers(0, 6).flatmap(lambda k: hostile_text if k == 0 else plain)
+    entries = draw(st.dictionaries(names, gallery_entries(), min_size=1, max_size=4))
+    data: dict = {"entries": entries}
+    if draw(st.integers(0, 4)) == 0:
+        data["defaults"] = draw(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "epochs": st.integers(1, 10),
+                    "scheduler": scheduler_values,
+                    "metric": st.sampled_from(["@/dev/zero", "1,0.9", "@missing.csv"]),
+                    "formats": st.sampled_from(["png", ["svg", "png"], "gif"]),
+                },
+            )
+        )
+    text = json.dumps(data, indent=1)
+    extra = draw(
+        st.sampled_from(
+            [""] * 20
+            + [
+                "x: &a [1]\ny: *a\n",
+                "z: !!python/object/apply:os.system ['touch pwned']\n",
+                "w: !custom 1\n",
+                "%YAML 1.1\n---\n",
+                "[" * 40 + "]" * 40 + "\n",
+            ]
+        )
+    )
+    return text if not extra else (extra + text if extra.startswith("%") else text + "\n" + extra)
+
+
+@pytest.fixture(scope="module")
+def canary_dirs(tmp_path_factory):
+    """Plant the canaries (the current directory, sys.path, a package) for the module."""
+    import sys
+
+    root = tmp_path_factory.mktemp("gallery-fuzz")
+    marker, site, work = root / "markers", root / "site", root / "work"
+    for d in (marker, site, work, site / "fuzzcanary_pkg"):
+        d.mkdir()
+    source = CANARY_SOURCE.format(marker=str(marker))
+    (work / "fuzzcanary_cwd.py").write_text(source)
+    (site / "fuzzcanary_site.py").write_text(source)
+    (site / "fuzzcanary_pkg" / "__init__.py").write_text(source)
+    (site / "fuzzcanary_pkg" / "sub.py").write_text(source)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "path", [str(site), *sys.path])
+        yield root, marker, work
+
+
+def _tree(directory: Path, *skip: Path) -> dict[str, tuple[int, int] | str]:
+    """Every path under ``directory`` but ``skip``: a file's mtime and size, else "dir"."""
+    return {
+        str(p): (p.stat().st_mtime_ns, p.stat().st_size) if p.is_file() else "dir"
+        for p in directory.rglob("*")
+        if not any(s == p or s in p.parents for s in skip) and not p.is_symlink()
+    }
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
+@given(data=st.data())
+def test_any_gallery_config_imports_nothing_and_touches_only_dir(data, canary_dirs, monkeypatch):
+    import json
+    import tempfile
+
+    root, marker, work = canary_dirs
+    text = data.draw(gallery_configs(), label="config")
+    check = data.draw(st.booleans(), label="check")
+    monkeypatch.chdir(work)
+    private_tmp = root / "tmp"
+    private_tmp.mkdir(exist_ok=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
+    config, out = work / "cfg.yaml", work / "site"
+    config.write_text(text, encoding="utf-8")
+    before = _tree(root, out, private_tmp)
+    args = ["gallery", str(config), "--out", str(out), "--format", "png", "--jobs", "1"]
+    result = runner.invoke(app, args + ["--check"] * check)
+    event(f"exit {result.exit_code}")
+    rendered = re.search(r"rendered (\d+) of", result.output)
+    event("rendered some" if rendered and rendered.group(1) != "0" else "rendered none")
+    shown = f"config={text!r}\nexit={result.exit_code}\n{result.output}\n{result.exception!r}"
+    assert result.exception is None or isinstance(result.exception, SystemExit), shown
+    assert result.exit_code in (0, 1, 2), shown
+    assert "Traceback" not in result.output, shown
+    assert not any(c in result.output for c in "\x1b\x07\x00\u202e\x9b"), shown
+    assert list(marker.iterdir()) == [], "a canary was imported\n" + shown
+    assert list(private_tmp.iterdir()) == [], "a staging directory was left\n" + shown
+    after = _tree(root, out, private_tmp)
+    assert after == before, "a file outside DIR changed\n" + shown
+    if out.exists():
+        manifest = out / ".lrplot-gallery.json"
+        owned = set(json.loads(manifest.read_text())["files"]) if manifest.exists() else set()
+        for path in out.iterdir():
+            assert path.name == manifest.name or path.name in owned, path.name + "\n" + shown
+            if path.suffix in (".md", ".html"):
+                body = path.read_text(encoding="utf-8")
+                assert not any(c in body for c in "\x1b\x07\x00\u202e\x9b"), shown

@@ -544,6 +544,7 @@ def test_render_writes_images_index_and_contact_sheet(rendered):
         "README.md",
         "index.html",
         "contact-sheet.png",
+        ".lrplot-gallery.json",  # the manifest: the files lrplot wrote in DIR
     }
     readme = (out / "README.md").read_text(encoding="utf-8")
     assert '<img src="cosine-short.png"' in readme
@@ -660,7 +661,7 @@ def test_cli_end_to_end_with_two_jobs(tmp_path):
     assert "rendered 2 of 2 entries" in result.output
     assert {"cosine-short.png", "two.png", "contact-sheet.png", "README.md", "index.html"} == set(
         snapshot(out)
-    )
+    ) - {".lrplot-gallery.json"}
     result = CliRunner().invoke(
         cli.app,
         ["gallery", str(config), "--out", str(out), "--check", "--format", "png", "--jobs", "1"],

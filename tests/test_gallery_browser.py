@@ -138,9 +138,6 @@ def test_a_gallery_with_a_failure_and_a_long_name_fits(browser, broken_gallery, 
     assert found["broken"] == []
 
 
-@pytest.mark.xfail(
-    reason="cards for failed entries come with issue 10 item 17 (another branch)", strict=False
-)
 @pytest.mark.parametrize("width", WIDTHS)
 def test_failed_entries_get_a_card_too(browser, broken_gallery, width):
     """One card per entry, the failed one included."""

@@ -253,7 +253,7 @@ def _call_torch(
         raise
     except (ValueError, TypeError, KeyError, IndexError, ZeroDivisionError) as exc:
         raise UsageError(f"{who} rejected {what}: {_first_line(exc)}") from exc
-    except Exception as exc:  # a plug-in may raise anything while being built
+    except (Exception, SystemExit) as exc:  # a plug-in may raise anything while being built
         detail = f": {exc}".splitlines()[0] if str(exc).strip() else ""
         raise SimulationError(
             f"{what} failed while being built: {type(exc).__name__}{detail}"
@@ -436,7 +436,7 @@ def _step_torch(
     if plateau:
         values, _ = metric_values(spec.metric, n)  # a short metric: diagnose warns
         metric = np.asarray(values, dtype=np.float64)
-        given = metric_length(spec.metric)
+        given = metric_length(spec.metric, n)  # the file is read no further than the run
     step = scheduler.step
     done = n
     error: Exception | None = None
@@ -480,7 +480,7 @@ def _step_torch(
     )
     if plateau:
         schedule.metric_name = metric_name(spec.metric)
-        source = metric_source(spec.metric)
+        source = metric_source(spec.metric, n)
         if source:
             schedule.notes.append(source)
         if given is not None and given < n:
@@ -510,7 +510,7 @@ def _step_framework(
     if protocol.metric:
         values, _ = metric_values(spec.metric, n_sched)  # a short metric: diagnose warns
         metric = np.asarray(values, dtype=np.float64)
-        given = metric_length(spec.metric)
+        given = metric_length(spec.metric, n_sched)
     done, error = total, None
     chunk = max(1, _CHUNK // spe)
     for first in range(0, epochs, chunk):
@@ -542,7 +542,7 @@ def _step_framework(
     )
     if protocol.metric:
         schedule.metric_name = metric_name(spec.metric)
-        source = metric_source(spec.metric)
+        source = metric_source(spec.metric, n_sched)
         if source:
             schedule.notes.append(source)
         if given is not None and given < n_sched:
@@ -585,7 +585,12 @@ class _Stopped(Exception):
         self.at, self.error = at, error
 
 
-def _fail(at: int, exc: Exception) -> Exception:
+def _fail(at: int, exc: BaseException) -> Exception:
+    if isinstance(exc, SystemExit):
+        return SimulationError(
+            f"the scheduler raised SystemExit({exc.code!r}) at scheduler step {at + 1}",
+            hint="a scheduler's step() must not end the program",
+        )
     if isinstance(exc, ExpressionError):  # valid text, but it fails at this epoch: runtime
         return SimulationError(exc.message, hint=exc.hint)
     if isinstance(exc, LrplotError):
@@ -617,7 +622,7 @@ def _loop_one(
                 lrs[i] = group["lr"]
                 moms[i] = group["momentum"]
                 step()
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a plug-in may even call exit()
         raise _fail(i, exc) from exc
 
 
@@ -641,7 +646,7 @@ def _loop_metric(
                 step()
             else:
                 step(float(metric[i]))
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a plug-in may even call exit()
         raise _fail(i, exc) from exc
 
 

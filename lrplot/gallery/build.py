@@ -22,6 +22,7 @@ from lrplot import registry
 from lrplot.errors import ConfigError
 from lrplot.gallery.config import (
     LOOK_DEFAULTS,
+    MAX_ENTRIES,
     Path_,
     _at,
     _Compare,
@@ -100,13 +101,19 @@ class Entry:
 
 @dataclass
 class Gallery:
-    """A loaded config: the valid entries, the problems of the others, the formats."""
+    """A loaded config: the valid entries, the problems of the others, the formats.
+
+    ``broken`` maps the name of each entry the config could not build to its located
+    messages (one per line); ``names`` lists every entry name in the config's order.
+    """
 
     path: Path
     entries: list[Entry]
     problems: list[str]
     formats: tuple[str, ...] | None = None
     total: int = 0
+    broken: dict[str, str] = field(default_factory=dict)
+    names: list[str] = field(default_factory=list)
     #: located messages of the entries skipped because a package they need is missing.
     skipped: list[str] = field(default_factory=list)
 
@@ -441,10 +448,17 @@ def _load_text(text: str, label: str) -> Gallery:
         defaults = _validate(_Defaults, top.defaults or {}, ("defaults",))
     except _Problem as problem:
         raise ConfigError("\n".join(_format(source, problem, None))) from None
+    if len(top.entries) > MAX_ENTRIES:
+        raise ConfigError(
+            f"{source.where(('entries',), at_key=True)}: the config has {len(top.entries):,} "
+            f"entries; at most {MAX_ENTRIES:,}",
+            hint="split it into several configs",
+        )
     gallery = Gallery(Path(label), [], [], formats=defaults.formats, total=len(top.entries))
     seen: dict[str, str] = {}
     for name, raw in top.entries.items():
         path: Path_ = ("entries", name)
+        gallery.names.append(name)
         try:
             if name.lower() in seen:
                 raise _Problem(
@@ -459,7 +473,9 @@ def _load_text(text: str, label: str) -> Gallery:
             gallery.total -= 1
             gallery.skipped.append(f"{source.where(path, at_key=True)}: entry '{name}': {skip}")
         except _Problem as problem:
-            gallery.problems.extend(_format(source, problem, name))
+            lines = _format(source, problem, name)
+            gallery.problems.extend(lines)
+            gallery.broken[name] = "\n".join(lines)
     return gallery
 
 

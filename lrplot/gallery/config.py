@@ -28,6 +28,8 @@ from lrplot.options import DISPLAY, Option, run_options
 MAX_BYTES = 1_000_000
 #: the deepest nesting of mappings and lists accepted.
 MAX_DEPTH = 20
+#: the most entries one config may have.
+MAX_ENTRIES = 1000
 #: output formats: images, and ``html`` for each entry's interactive page.
 FORMATS = ("png", "svg", "pdf", "html")
 _RESERVED = {"readme", "index", "contact-sheet"}

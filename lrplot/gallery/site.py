@@ -7,16 +7,20 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import html
+import json
 import os
 import re
 import shlex
-from collections.abc import Callable
+import stat
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from lrplot.errors import OutputError
+from lrplot.errors import OutputError, printable
 from lrplot.gallery.build import Entry, Gallery
 from lrplot.gallery.config import FORMATS
 from lrplot.html import LIBRARY_FILE, library_text
@@ -42,8 +46,44 @@ class EntryResult:
 # --------------------------------------------------------------------------- index files
 
 
+@dataclass
+class Card:
+    """One entry of README.md and index.html, in the config's order.
+
+    ``entry`` is None when the config could not build it; ``error`` says why it failed
+    (to build or to render), else None.
+    """
+
+    name: str
+    entry: Entry | None
+    result: EntryResult
+    error: str | None = None
+
+
+def cards(gallery: Gallery, results: dict[str, EntryResult]) -> list[Card]:
+    """Return a card per entry of the config, failed ones included, in the config's order."""
+    built = {e.name: e for e in gallery.entries}
+    out = []
+    for name in gallery.names or list(built):
+        if name in built:
+            result = results.get(name) or EntryResult(name, error="not rendered")
+            out.append(Card(name, built[name], result, result.error))
+        elif name in gallery.broken:
+            message = _relative(gallery.broken[name], gallery.path)
+            out.append(Card(name, None, EntryResult(name, error=message), message))
+    return out
+
+
+def _relative(message: str, path: Path) -> str:
+    """Name the config by its file name only in located messages (reproducible bytes)."""
+    return "\n".join(
+        line.replace(str(path), path.name, 1) if line.startswith(str(path)) else line
+        for line in message.splitlines()
+    )
+
+
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", "<br>")
+    return printable(text).replace("|", "\\|").replace("\n", "<br>")
 
 
 def _code(text: str) -> str:
@@ -61,41 +101,47 @@ def _slug(name: str) -> str:
     return re.sub(r"[^\w\- ]", "", name.lower()).replace(" ", "-")
 
 
-def _readme(
-    entries: list[Entry], results: dict[str, EntryResult], config_name: str, image: str, link: str
-) -> str:
+def _readme(cards: list[Card], config_name: str, image: str, link: str) -> str:
     """Return README.md: one section per entry (image, description, command, SPEC, notes).
 
-    Sections, not a wide table, so GitHub shows the image and the command at full width.
+    Sections, not a wide table, so GitHub shows the image and the command at full width;
+    an entry that failed keeps its section, marked failed with its error.
     """
+    failed = sum(1 for c in cards if c.error)
     lines = [
         "# Learning-rate schedule gallery",
         "",
-        f"Rendered by `lrplot gallery` from `{config_name}`: {len(entries)} "
-        f"entr{'y' if len(entries) == 1 else 'ies'}. Each curve is the learning rate that "
-        "every optimizer step uses, taken from the real scheduler class "
-        "stepped like a training loop. Do not edit: regenerate with `lrplot gallery`.",
+        f"Rendered by `lrplot gallery` from `{_md(config_name)}`: {len(cards)} "
+        f"entr{'y' if len(cards) == 1 else 'ies'}"
+        + (f" ({failed} failed)" if failed else "")
+        + ". Each curve is the learning rate that every optimizer step uses, taken from the "
+        "real scheduler class stepped like a training loop. Do not edit: regenerate with "
+        "`lrplot gallery`.",
         "",
-        f"![contact sheet]({SHEET})" if entries else "_No entry rendered._",
+        f"![contact sheet]({SHEET})" if failed < len(cards) else "_No entry rendered._",
         "",
     ]
-    if entries:
+    if cards:
         lines += [
-            "Contents: " + " · ".join(f"[{_md(e.name)}](#{_slug(e.name)})" for e in entries),
+            "Contents: " + " · ".join(f"[{_md(c.name)}](#{_slug(c.name)})" for c in cards),
             "",
         ]
-    for entry in entries:
-        result = results[entry.name]
-        lines += [
-            f"## {_md(entry.name)}",
-            "",
-            f'<a href="{entry.name}.{link}"><img src="{entry.name}.{image}" width="640" '
-            f'alt="{entry.name}"></a>',
-            "",
-        ]
+    for card in cards:
+        entry, result = card.entry, card.result
+        lines += [f"## {_md(card.name)}", ""]
+        if card.error:
+            lines += ["**✗ failed:**", "", "```text", printable(card.error), "```", ""]
+        else:
+            lines += [
+                f'<a href="{card.name}.{link}"><img src="{card.name}.{image}" width="640" '
+                f'alt="{card.name}"></a>',
+                "",
+            ]
+        if entry is None:
+            continue
         if entry.description:
-            lines += [entry.description, ""]
-        lines += ["```console", _command(entry, result), "```", ""]
+            lines += [_md(entry.description), ""]
+        lines += ["```console", printable(_command(entry, result)), "```", ""]
         lines += [f"SPEC: {_code(entry.spec_text)}", ""]
         for level, message, fix in result.diagnostics:
             mark = "⚠" if level == "warning" else "ℹ"
@@ -170,49 +216,74 @@ def _breakable(text: str) -> str:
         '[a] [b:]<wbr>[c]'
     """
     words = []
-    for word in text.split(" "):
+    for word in printable(text).split(" "):
         pieces = re.split(r"(?<=[,=:/])(?=\S)", word)
         words.append("<wbr>".join(f'<span class="w">{html.escape(p)}</span>' for p in pieces))
     return " ".join(words)
 
 
-def _index(
-    entries: list[Entry], results: dict[str, EntryResult], config_name: str, image: str, link: str
-) -> str:
-    esc = html.escape
-    cards = []
-    for entry in entries:
-        result = results[entry.name]
+def _esc(text: str) -> str:
+    return html.escape(printable(text))
+
+
+def _index(cards: list[Card], config_name: str, image: str, link: str) -> str:
+    esc = _esc
+    parts = []
+    for card in cards:
+        entry, result = card.entry, card.result
         diags = "".join(
             f'<li class="{level}">{esc(message)}'
             + (f"<br><em>{esc(fix)}</em>" if fix else "")
             + "</li>"
             for level, message, fix in result.diagnostics
         )
-        cards.append(
-            f'<div class="card" id="{esc(entry.name)}">'
-            f'<a href="{esc(entry.name)}.{link}"><img src="{esc(entry.name)}.{image}" '
-            f'alt="{esc(entry.name)}" loading="lazy"></a>'
-            f'<h2><a href="#{esc(entry.name)}">{esc(entry.name)}</a></h2>'
-            + (f"<p>{esc(entry.description)}</p>" if entry.description else "")
-            + f"<p><code>{_breakable(_command(entry, result))}</code></p>"
-            + "".join(
-                f"<p><code>{_breakable(line)}</code></p>" for line in entry.spec_text.splitlines()
+        head = (
+            f'<div class="card failed" id="{esc(card.name)}" style="border-color:#cf222e">'
+            if card.error
+            else f'<div class="card" id="{esc(card.name)}">'
+            f'<a href="{esc(card.name)}.{link}"><img src="{esc(card.name)}.{image}" '
+            f'alt="{esc(card.name)}" loading="lazy"></a>'
+        )
+        parts.append(
+            head
+            + f'<h2><a href="#{esc(card.name)}">{esc(card.name)}</a></h2>'
+            + (
+                f'<p class="error" style="color:#cf222e;white-space:pre-wrap">'
+                f"✗ failed: {esc(card.error)}</p>"
+                if card.error
+                else ""
+            )
+            + (
+                f"<p>{esc(entry.description)}</p>"
+                if entry is not None and entry.description
+                else ""
+            )
+            + (
+                f"<p><code>{_breakable(_command(entry, result))}</code></p>"
+                + "".join(
+                    f"<p><code>{_breakable(line)}</code></p>"
+                    for line in entry.spec_text.splitlines()
+                )
+                if entry is not None
+                else ""
             )
             + (f"<ul>{diags}</ul>" if diags else "")
             + "</div>"
         )
-    toc = " ".join(f'<a href="#{esc(e.name)}">{esc(e.name)}</a>' for e in entries)
+    toc = " ".join(f'<a href="#{esc(c.name)}">{esc(c.name)}</a>' for c in cards)
+    failed = sum(1 for c in cards if c.error)
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>lrplot gallery: {esc(config_name)}</title>\n<style>\n{_CSS}\n</style>\n"
         "</head>\n<body>\n<h1>Learning-rate schedule gallery</h1>\n"
         f"<p>Rendered by <code>lrplot gallery</code> from <code>{esc(config_name)}</code>: "
-        f'{len(entries)} entries. <a href="{SHEET}">Contact sheet</a>.</p>\n'
-        + (f'<nav aria-label="entries">{toc}</nav>\n' if entries else "")
+        f"{len(cards)} entries"
+        + (f" ({failed} failed)" if failed else "")
+        + f'. <a href="{SHEET}">Contact sheet</a>.</p>\n'
+        + (f'<nav aria-label="entries">{toc}</nav>\n' if cards else "")
         + '<div class="grid">\n'
-        + "\n".join(cards)
+        + "\n".join(parts)
         + f"\n</div>\n<footer>{esc(DRAWN_WITH.format(**_versions()))}</footer>\n"
         + "</body>\n</html>\n"
     )
@@ -220,13 +291,19 @@ def _index(
 
 def finish(
     gallery: Gallery,
-    entries: list[Entry],
     results: dict[str, EntryResult],
     formats: tuple[str, ...],
     staging: str,
     pool: Any,
 ) -> list[str]:
-    """Write the contact sheet, README.md and index.html into staging; return all outputs."""
+    """Write the contact sheet, README.md and index.html into staging; return all outputs.
+
+    Failed entries keep a card marked failed with their error. When no entry rendered,
+    nothing is produced, so DIR keeps the index files it has.
+    """
+    entries = [e for e in gallery.entries if not results[e.name].error]
+    if not entries:
+        return []
     produced = [f"{e.name}.{fmt}" for e in entries for fmt in formats]
     pictures = [f for f in formats if f != "html"]
     thumb = "png" if "png" in pictures else pictures[0]
@@ -235,50 +312,202 @@ def finish(
         with open(os.path.join(staging, LIBRARY_FILE), "w", encoding="utf-8", newline="\n") as f:
             f.write(library_text())
         produced.append(LIBRARY_FILE)
-    if entries:
-        from lrplot.render import contact_sheet
+    from lrplot.render import contact_sheet
 
-        images = [(e.name, os.path.join(staging, THUMBS, f"{e.name}.png")) for e in entries]
-        sheet = os.path.join(staging, SHEET)
-        if pool is not None:  # a worker has matplotlib loaded already
-            pool.submit(contact_sheet, images, sheet, 4).result()
-        else:
-            contact_sheet(images, sheet, 4)
-        produced.append(SHEET)
+    images = [(e.name, os.path.join(staging, THUMBS, f"{e.name}.png")) for e in entries]
+    sheet = os.path.join(staging, SHEET)
+    if pool is not None:  # a worker has matplotlib loaded already
+        pool.submit(contact_sheet, images, sheet, 4).result()
+    else:
+        contact_sheet(images, sheet, 4)
+    produced.append(SHEET)
+    every = cards(gallery, results)
     # The name only: a path would tie the bytes to where the config and DIR sit.
     for name, write in ((README, _readme), (INDEX, _index)):
-        text = write(entries, results, gallery.path.name, thumb, full)
+        text = write(every, gallery.path.name, thumb, full)
         with open(os.path.join(staging, name), "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
     return [*produced, README, INDEX]
 
 
-def publish(outcome: GalleryRun, produced: list[str], staging: str) -> None:
-    """Copy changed files from staging into DIR atomically; note foreign images."""
+# --------------------------------------------------------------------------- publishing
+
+#: the record, in DIR, of the files lrplot gallery wrote there (and may replace).
+MANIFEST = ".lrplot-gallery.json"
+#: how long a run waits for another run writing the same DIR, in seconds.
+LOCK_WAIT = 60.0
+
+
+@contextlib.contextmanager
+def locked(out_dir: Path, *, shared: bool = False) -> Iterator[None]:
+    """Hold DIR's lock while the block runs: one writer, or any number of readers.
+
+    A second run writing the same DIR waits up to ``LOCK_WAIT`` seconds, then refuses,
+    so DIR never holds a mix of two runs' files. The lock is ``flock`` on the directory
+    itself (no lock file; released by the kernel if the process dies). Without ``fcntl``
+    (Windows) there is no lock.
+
+    Raises:
+        OutputError: another run kept DIR locked for ``LOCK_WAIT`` seconds.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    try:
+        fd = os.open(out_dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError as exc:
+        raise OutputError(f"cannot open {_shown(out_dir)}: {exc.strerror or exc}") from None
+    try:
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise OutputError(
+                        f"{_shown(out_dir)} is being written by another lrplot gallery run "
+                        f"(waited {LOCK_WAIT:g} s)",
+                        hint="run one gallery per directory at a time",
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # closing the last descriptor releases the lock
+
+
+def _shown(path: Path) -> str:
+    return printable(str(path))
+
+
+def _read_manifest(out_dir: Path) -> set[str]:
+    """Return the names DIR's manifest lists (none when it has no manifest).
+
+    Raises:
+        OutputError: the manifest is not one lrplot wrote.
+    """
+    path = out_dir / MANIFEST
+    if not os.path.lexists(path):
+        return set()
+    try:
+        with open(path, "rb") as handle:
+            data = json.loads(handle.read(1_000_000))
+        names = data["files"]
+        if data.get("written_by") != "lrplot gallery" or not all(
+            isinstance(n, str) and n and "/" not in n and n not in (".", "..") for n in names
+        ):
+            raise ValueError
+    except (OSError, ValueError, KeyError, TypeError):
+        raise OutputError(
+            f"{_shown(path)} is not a manifest that lrplot wrote",
+            hint="move it away; lrplot keeps there the list of the files it wrote in DIR",
+        ) from None
+    return set(names)
+
+
+def _write_manifest(out_dir: Path, names: set[str]) -> None:
     from lrplot.export import atomic_write
+
+    text = json.dumps(
+        {
+            "written_by": "lrplot gallery",
+            "about": "the files lrplot gallery wrote in this directory and may replace",
+            "files": sorted(names),
+        },
+        indent=1,
+    )
+    path = out_dir / MANIFEST
+    try:
+        if path.read_text(encoding="utf-8") == text + "\n":
+            return
+    except (OSError, UnicodeDecodeError):
+        pass
+    atomic_write(path, _copier((text + "\n").encode()), binary=True)
+
+
+def publish(
+    outcome: GalleryRun, produced: list[str], staging: str, inputs: dict[str, str] | None = None
+) -> None:
+    """Copy changed files from staging into DIR atomically; note foreign images.
+
+    Only files lrplot wrote are ever replaced: DIR's manifest (``MANIFEST``) lists them.
+    A file in the way that lrplot did not write is refused before anything is written,
+    unless its bytes already equal the fresh render (then it is recorded, not touched).
+
+    Raises:
+        UsageError: a file to write is one the run reads (``inputs``: the config, metrics).
+        OutputError: DIR cannot be created or locked, it holds files in the way that
+            lrplot did not write, or a file cannot be written.
+    """
+    from lrplot.export import atomic_write, check_not_input
+
+    if not produced:  # nothing rendered: DIR is left exactly as it was (not even created)
+        outcome.foreign = _foreign_images(produced, outcome.out_dir)
+        return
+    for name in produced:
+        check_not_input(outcome.out_dir / name, inputs or {})
 
     out_dir = outcome.out_dir
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"cannot create {out_dir}: {exc.strerror or exc}") from None
-    stale, missing = _changes(produced, staging, out_dir)
-    for name in stale + missing:
-        atomic_write(out_dir / name, _copier(Path(staging, name).read_bytes()), binary=True)
-    outcome.written = stale + missing
-    outcome.unchanged = len(produced) - len(outcome.written)
+        raise OutputError(f"cannot create {_shown(out_dir)}: {exc.strerror or exc}") from None
+    with locked(out_dir):
+        owned = _read_manifest(out_dir)
+        stale, missing = _changes(produced, staging, out_dir)
+        changed = set(stale) | set(missing)
+        foreign = [
+            n for n in produced if n in changed and os.path.lexists(out_dir / n) and n not in owned
+        ]
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (
+                f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+            )
+            raise OutputError(
+                f"{_shown(out_dir)} holds files that lrplot did not write: {printable(shown)}; "
+                "lrplot never replaces them",
+                hint="move them away, or choose another --out (lrplot lists the files it "
+                f"wrote in {MANIFEST})",
+            )
+        keep = {n for n in owned if os.path.lexists(out_dir / n)}
+        _write_manifest(out_dir, keep | set(produced))
+        written = [n for n in produced if n in changed]  # images first, the index files last
+        for name in written:
+            atomic_write(out_dir / name, _copier(Path(staging, name).read_bytes()), binary=True)
+    outcome.written = written
+    outcome.unchanged = len(produced) - len(written)
     outcome.foreign = _foreign_images(produced, out_dir)
 
 
 def _changes(produced: list[str], staging: str, out_dir: Path) -> tuple[list[str], list[str]]:
-    """Return the files of ``out_dir`` that differ from the fresh render, and those missing."""
-    missing = [name for name in produced if not (out_dir / name).is_file()]
+    """Return the files of ``out_dir`` that differ from the fresh render, and those missing.
+
+    Anything but a regular file (a directory, a link to nowhere, a FIFO) counts as missing.
+    """
+    missing = [name for name in produced if not _regular(out_dir / name)]
     stale = [
         name
         for name in produced
         if name not in missing and (out_dir / name).read_bytes() != Path(staging, name).read_bytes()
     ]
     return stale, missing
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _foreign_images(produced: list[str], out_dir: Path) -> list[str]:
@@ -312,8 +541,9 @@ def compare(
 ) -> None:
     """Compare the fresh render with DIR: record stale and missing files and the fix."""
     out_dir = outcome.out_dir
-    outcome.stale, outcome.missing = _changes(produced, staging, out_dir)
-    outcome.foreign = _foreign_images(produced, out_dir)  # left over from removed entries
+    with locked(out_dir, shared=True) if _is_dir(out_dir) else contextlib.nullcontext():
+        outcome.stale, outcome.missing = _changes(produced, staging, out_dir)
+        outcome.foreign = _foreign_images(produced, out_dir)  # left over from removed entries
     if outcome.stale:
         was, now = _drawn_with(out_dir / README), _versions()
         if was is not None and was != now:
