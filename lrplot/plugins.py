@@ -123,6 +123,10 @@ def scheduler_info(name: str) -> SchedulerInfo:
         _kwarg(p, hints.get(p.name), defaults)
         for p in params
         if p is not optimizer and p.name not in skip
+    ) + tuple(  # another constructor of the class, chosen by a true/false kwarg
+        registry.KwargInfo(key, "bool", False, "bool")
+        for key, method in traits.builders
+        if callable(getattr(obj, method, None))
     )
     module, _, cls = name.partition(":")
     _PLUGINS[name] = SchedulerInfo(
