@@ -557,6 +557,10 @@ _COMPARE_ARGS = [
         ],
     ),
 ]
+_FROM_OUT = (
+    "Write .png .svg .pdf .csv .json (repeatable); '-' writes CSV to stdout. Default: "
+    "FILE's name with .png; no file with --term or --table."
+)
 _COMPARE_OUT = (
     "Write .png .svg .pdf .csv .json (repeatable); '-' writes CSV to stdout. Default: "
     "compare.png; no file with --term or --table."
@@ -570,6 +574,115 @@ app.command("compare", cls=LrplotCommand, rich_help_panel="Commands")(
                 dataclasses.replace(o, help=_COMPARE_OUT) if o.name == "out" else o
                 for o in RUN + DISPLAY
                 if o.name != "sweep"
+            ]
+        ),
+    )
+)
+
+
+def from_config(**values: Any) -> None:
+    """Draw and check the schedule a training config builds, as its framework builds it.
+
+    Run options win over the file; most configs need --dataset-size (they do not say it).
+
+    Example: [bold]lrplot from args.json --dataset-size 50000 --world-size 8[/]
+    """
+    from lrplot import configs, report
+
+    given = {
+        o.name: values[o.name] for o in RUN if o.spec and values.get(o.name) not in (None, False)
+    }
+    with _reported(values["debug"]):
+        request = configs.plan_from_file(
+            values["config"],
+            allow_import=values["allow_import"],
+            overrides=given,
+            kind=values["kind"],
+        )
+        display = request.display
+        for o in DISPLAY:
+            value = values.get(o.name)
+            if value is not None and value != o.default:
+                setattr(display, o.name, _clean(value) if o.name != "out" else value)
+        if values["x"] is not None:
+            display.x = values["x"]
+        if not values["check"]:
+            _present(request)
+            return
+        from lrplot import pipeline
+
+        request.check = True
+        out = report.console()
+        result = pipeline.run(request, progress=report.progress_bar(out), write=False)
+        out.print(report.notes_view(request.notes))
+        out.print(report.check_report(request.specs[0].to_command(), result.diagnostics))
+    if result.warnings:
+        raise typer.Exit(1)
+
+
+_FROM_ARGS = [
+    inspect.Parameter(
+        "config",
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        annotation=Annotated[
+            Path,
+            typer.Argument(
+                metavar="FILE",
+                help="TrainingArguments JSON/YAML, LightningCLI YAML, mmengine config (.py needs "
+                "--allow-import), DeepSpeed ds_config.json or timm args.yaml.",
+            ),
+        ],
+    ),
+    inspect.Parameter(
+        "kind",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[
+            str | None,
+            typer.Option(
+                "--kind",
+                metavar="NAME",
+                help="The config's framework when its keys do not tell: hf, lightning, "
+                "mmengine, deepspeed or timm.",
+            ),
+        ],
+    ),
+    inspect.Parameter(
+        "allow_import",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=False,
+        annotation=Annotated[
+            bool,
+            typer.Option(
+                "--allow-import",
+                help="Let the config run code: a .py config, _base_ files, a scheduler class "
+                "outside torch.",
+            ),
+        ],
+    ),
+    inspect.Parameter(
+        "check",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=False,
+        annotation=Annotated[
+            bool,
+            typer.Option("--check", help="Run only the diagnostics; exit 1 if any warning fires."),
+        ],
+    ),
+]
+app.command("from", cls=LrplotCommand, rich_help_panel="Commands")(
+    _command(
+        from_config,
+        _FROM_ARGS
+        + _parameters(
+            [dataclasses.replace(o, default=None) if o.kind != "bool" else o for o in RUN if o.spec]
+            + [
+                dataclasses.replace(o, default=None)
+                if o.name == "x"
+                else dataclasses.replace(o, help=_FROM_OUT)
+                if o.name == "out"
+                else o
+                for o in DISPLAY
             ]
         ),
     )

@@ -1057,6 +1057,27 @@ def suggest(word: str, candidates: list[str]) -> str | None:
     return f"did you mean {lowered[close[0]]}?" if close else None
 
 
+def canonical_name(name: str) -> str:
+    """Return a dotted class path as a name lrplot resolves (``class_path`` in configs).
+
+    torch's own path becomes the class name; any other ``package.module.Name`` becomes
+    the plug-in ``package.module:Name``; other names are returned unchanged.
+
+    Example:
+        >>> canonical_name("torch.optim.lr_scheduler.CosineAnnealingLR")
+        'CosineAnnealingLR'
+        >>> canonical_name("timm.scheduler.CosineLRScheduler")
+        'timm.scheduler:CosineLRScheduler'
+    """
+    text = name.strip()
+    if ":" in text or not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+", text):
+        return text
+    module, _, attr = text.rpartition(".")
+    if module == TORCH_MODULE and attr.lower() in BY_NAME:
+        return attr
+    return f"{module}:{attr}"
+
+
 def resolve(name: str) -> SchedulerInfo:
     """Return the built-in scheduler for an alias or class name (case-insensitive).
 

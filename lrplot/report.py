@@ -556,6 +556,16 @@ class _SchedulerList:
         yield out
 
 
+def notes_view(notes: Sequence[str]) -> RenderableType:
+    """Return what lrplot resolved to build a request (a training config's numbers).
+
+    Example:
+        >>> isinstance(notes_view(["steps per epoch: 16"]), Group)
+        True
+    """
+    return Group(*(_Hanging(Text("• ", "cyan"), Text(note), 2) for note in notes))
+
+
 def result_view(result: Any) -> list[RenderableType]:
     """Return what a command prints for a pipeline result: tables, curve, summary.
 
@@ -565,6 +575,8 @@ def result_view(result: Any) -> list[RenderableType]:
     display = result.request.display
     flat = result.flat
     parts: list[RenderableType] = []
+    if getattr(result.request, "notes", None):
+        parts.append(notes_view(result.request.notes))
     if display.table:
         parts += [table(s, every=display.every, momentum=display.momentum) for s in flat]
     if display.term:

@@ -738,6 +738,16 @@ def _check_step_rule(spec: ScheduleSpec) -> None:
         )
 
 
+def run_option(key: str, value: Any) -> Any:
+    """Return one run option's value typed as ``make_spec`` types it (text or typed).
+
+    Example:
+        >>> run_option("lr", "0.1,0.01"), run_option("drop_last", "yes")
+        ((0.1, 0.01), True)
+    """
+    return _run_value(key, value)
+
+
 def _run_value(key: str, value: Any) -> Any:
     """Type one run option (text or typed)."""
     if key not in RUN_KEYS:
