@@ -120,12 +120,12 @@ def scheduler_info(name: str) -> SchedulerInfo:
     skip = registry.HIDDEN_KWARGS | set(traits.hidden) | set(traits.supplied)
     defaults = dict(traits.defaults)
     kwargs = tuple(
-        _kwarg(p, hints.get(p.name), defaults)
+        _fractional(_kwarg(p, hints.get(p.name), defaults), traits.fractional)
         for p in params
         if p is not optimizer and p.name not in skip
     ) + tuple(  # another constructor of the class, chosen by a true/false kwarg
         registry.KwargInfo(key, "bool", False, "bool")
-        for key, method in traits.builders
+        for key, method, _ in traits.builders
         if callable(getattr(obj, method, None))
     )
     module, _, cls = name.partition(":")
@@ -142,7 +142,8 @@ def scheduler_info(name: str) -> SchedulerInfo:
         and params.index(optimizer) == 0
         and optimizer.kind != optimizer.KEYWORD_ONLY,
         extra_kwargs=extra,
-        docs=tuple(docstrings.object_docs(obj).items()),
+        docs=tuple(docstrings.object_docs(obj).items())
+        + tuple((key, meaning) for key, _, meaning in traits.builders),
     )
     return _PLUGINS[name]
 
@@ -246,6 +247,13 @@ def _kwarg(p: inspect.Parameter, hint: Any, defaults: dict[str, Any]) -> KwargIn
     if enums:
         choices = tuple(str(m.value) for m in enums[0])
         return replace(kw, kind="choice", choices=choices)
+    return kw
+
+
+def _fractional(kw: KwargInfo, names: tuple[str, ...]) -> KwargInfo:
+    """Let an int kwarg of ``names`` take a fraction too (typed from its text)."""
+    if kw.name in names and kw.kind == "int":
+        return replace(kw, annotation=f"{kw.annotation} | float", kind="auto")
     return kw
 
 

@@ -237,15 +237,18 @@ class Traits:
         family: the framework, for messages (``torch``, ``timm``, ...).
         trainer: the trainer whose rule counts the optimizer steps of ``--dataset-size``
             (``lrplot.geometry``): ``hf``, ``timm``, ``mmengine`` or ``torch``.
-        builders: ``(kwarg, classmethod)``: a true/false kwarg that builds the object with
-            another constructor of its class (mmengine's ``convert_to_iter_based`` calls
-            ``build_iter_from_epoch`` with the iterations per epoch), as its framework does.
+        builders: ``(kwarg, classmethod, meaning)``: a true/false kwarg that builds the
+            object with another constructor of its class (mmengine's
+            ``convert_to_iter_based`` calls ``build_iter_from_epoch`` with the iterations
+            per epoch), as its framework does.
         warmup_kwargs: kwargs that count the warmup in scheduler steps (the checks compare
             them with the run).
         peak_kwarg: ``(kwarg, default)`` of a kwarg that sets the peak lr instead of the
             optimizer's lr (DeepSpeed's ``warmup_max_lr``); a None default means the lr.
         warmup_shape: ``(kwarg, default)`` of the warmup-shape kwarg (DeepSpeed's
             ``warmup_type``, ``log`` unless told).
+        fractional: int kwargs that also take fractions (mmengine's ``begin``/``end``,
+            scaled by the epoch length when converted to iterations).
     """
 
     step_per: StepPer | Callable[[SpecView], StepPer] = "epoch"
@@ -270,10 +273,11 @@ class Traits:
     returns_epochs: bool = False
     family: str = "torch"
     trainer: str = "torch"
-    builders: tuple[tuple[str, str], ...] = ()
+    builders: tuple[tuple[str, str, str], ...] = ()
     warmup_kwargs: tuple[str, ...] = ()
     peak_kwarg: tuple[str, Any] | None = None
     warmup_shape: tuple[str, str] | None = None
+    fractional: tuple[str, ...] = ()
 
     def default_step_per(self, spec: SpecView) -> StepPer:
         """Return when this family's scheduler steps by default, for ``spec``'s kwargs."""
@@ -620,7 +624,15 @@ _MM = Traits(
     ),
     family="mmengine",
     trainer="mmengine",
-    builders=(("convert_to_iter_based", "build_iter_from_epoch"),),
+    builders=(
+        (
+            "convert_to_iter_based",
+            "build_iter_from_epoch",
+            "Build it as mmengine's runner does for this key: begin, end and the horizon in "
+            "epochs are multiplied by the iterations per epoch, and it steps every iteration.",
+        ),
+    ),
+    fractional=("begin", "end"),
 )
 
 # DeepSpeed: the engine steps the scheduler after every optimizer step.

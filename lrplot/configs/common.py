@@ -138,6 +138,24 @@ def build_spec(
     return spec
 
 
+def without_defaults(target: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``kwargs`` without those equal to the target's own defaults (a shorter command)."""
+    from lrplot.plugins import scheduler_info
+
+    with framework_target():
+        info = scheduler_info(target)
+    out = {}
+    for key, value in kwargs.items():
+        kw = info.kwarg(key)
+        default = None if kw is None or kw.required else kw.default
+        same = default is not None and (
+            value == default or (isinstance(default, tuple) and list(default) == value)
+        )
+        if not same:
+            out[key] = value
+    return out
+
+
 def length_source(path: Path, text: str) -> str:
     """Return the ``length_from`` of a run whose length the config gave."""
     return f"{FROM_CONFIG}{path.name}: {text}"

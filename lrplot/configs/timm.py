@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lrplot.configs.common import Plan, build_spec, first_lr, fmt
+from lrplot.configs.common import Plan, build_spec, first_lr, fmt, without_defaults
 from lrplot.errors import UsageError
 
 #: keys that say a mapping is a timm args.yaml.
@@ -46,7 +46,9 @@ def plan(data: Mapping[str, Any], path: Path, overrides: dict[str, Any]) -> Plan
         if key in overrides:
             values[field] = overrides.pop(key)
     notes = [f"{path.name}: timm train.py args"]
-    kwargs = {k: v for k, v in fw.timm_scheduler_kwargs(values).items() if v is not None}
+    target = "timm.scheduler:create_scheduler_v2"
+    mapped = {k: v for k, v in fw.timm_scheduler_kwargs(values).items() if v is not None}
+    kwargs = without_defaults(target, mapped)
     batch, accum = int(values["batch_size"]), int(values.get("grad_accum_steps") or 1)
     world = overrides.pop("world_size", 1)
     run: dict[str, Any] = {"trainer": "timm", "optimizer": _optimizer(values.get("opt"))}
@@ -83,9 +85,7 @@ def plan(data: Mapping[str, Any], path: Path, overrides: dict[str, Any]) -> Plan
         )
     on = "every optimizer update" if values.get("sched_on_updates") else "every epoch"
     notes.append(
-        f"scheduler: create_scheduler_v2(sched={kwargs.get('sched')!r}, ...), stepped {on}"
+        f"scheduler: create_scheduler_v2(sched={mapped.get('sched')!r}, ...), stepped {on}"
     )
-    spec = build_spec(
-        "timm.scheduler:create_scheduler_v2", kwargs, run, overrides, lrplot_target=True
-    )
+    spec = build_spec(target, kwargs, run, overrides, lrplot_target=True)
     return Plan(spec, "timm", notes)

@@ -384,7 +384,7 @@ def _build_one(spec: ScheduleSpec, optimizer: Any, loop: Loop) -> Protocol:
         kwargs[key] = value
     factory = getattr(lr_scheduler, info.cls) if info.builtin else info.obj
     who = "torch" if info.builtin else spec.scheduler
-    for key, method in info.traits.builders:  # e.g. mmengine's convert_to_iter_based
+    for key, method, _ in info.traits.builders:  # e.g. mmengine's convert_to_iter_based
         if kwargs.pop(key, False):
             factory = getattr(info.obj, method)
             kwargs["epoch_length"] = loop.batches
