@@ -740,19 +740,14 @@ def _first_steps_at_zero(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> I
     k = int(np.argmin(zero)) if not zero.all() else schedule.n
     if k == 0:
         return
-    peak = spec.traits.peak_kwarg
-    fix = (
-        f"set {spec.traits.warmup_kwargs[0]} (or the warmup's start) so the first step moves"
-        if spec.traits.warmup_kwargs
-        else "start the warmup above 0 (e.g. 1% of the peak lr)"
-    )
-    if peak is not None:
+    fix = "a warmup that starts above 0 (e.g. 1% of the peak lr) makes every step count"
+    if spec.traits.peak_kwarg is not None:
         fix = "set warmup_min_lr above 0 (e.g. 1% of the peak lr): DeepSpeed uses it twice"
+    what = "the first optimizer step runs" if k == 1 else f"the first {k} optimizer steps run"
     yield Diagnostic(
         "first-steps-at-zero",
         "info" if k == 1 else "warning",
-        f"the first {_n(k, 'optimizer step')} {'runs' if k == 1 else 'run'} at lr 0 "
-        f"({'it updates' if k == 1 else 'they update'} nothing)",
+        f"{what} at lr 0 ({'it updates' if k == 1 else 'they update'} nothing)",
         fix,
     )
 

@@ -48,6 +48,11 @@ def imports_allowed(allowed: bool) -> Iterator[None]:
         _CONSENT.reset(token)
 
 
+def imports_are_allowed() -> bool:
+    """Return True when code may be imported here (the consent ``imports_allowed`` set)."""
+    return _CONSENT.get()
+
+
 def load_target(target: str) -> Any:
     """Import ``module.path:Name`` and return the object.
 

@@ -57,9 +57,10 @@ def plan(data: Mapping[str, Any], path: Path, overrides: dict[str, Any]) -> Plan
             "the scheduler your script passes it (or none)",
             hint="plot that scheduler with lrplot SCHEDULER ...",
         )
-    if has_auto(data):
-        return hf.plan({}, path, overrides, deepspeed=data)
     fw.require("deepspeed", "deepspeed", "a DeepSpeed config")
+    if has_auto(data):
+        fw.require("transformers", "transformers", 'a DeepSpeed config\'s "auto" values')
+        return hf.plan({}, path, overrides, deepspeed=data)
     notes = [f"{path.name}: a DeepSpeed config"]
     run: dict[str, Any] = {"trainer": "hf"}
     batch = data.get("train_micro_batch_size_per_gpu")

@@ -149,7 +149,7 @@ def plan(data: Mapping[str, Any], path: Path, overrides: dict[str, Any]) -> Plan
         run["train_steps"] = max_steps
         if "epochs" not in run:
             run["length_from"] = length_source(path, f"max_steps={max_steps}")
-    step_per = overrides.get("step_per", "epoch")
+    step_per = {"iter": "step"}.get(overrides.get("step_per", "epoch"), "epoch")
     frequency = overrides.get("frequency", 1)
     run.update(step_per="epoch")
     if "step_per" in overrides or "frequency" in overrides:
