@@ -399,6 +399,7 @@ class SchedulerGroup(TyperGroup):
             return TyperCommand(
                 cmd_name, help=info.summary, short_help=info.summary, rich_help_panel="Schedulers"
             )
+        cmd_name = registry.canonical_name(cmd_name)  # torch.optim.lr_scheduler.StepLR
         if registry.is_plugin(cmd_name) or cmd_name.lower() in registry.BY_NAME:
             try:
                 return _scheduler_command(cmd_name, check=self.check)

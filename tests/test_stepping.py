@@ -186,3 +186,62 @@ def test_x_samples_and_tokens(tmp_path):
     plain = make_spec("cosine", {"T_max": 4})
     with pytest.raises(UsageError, match="--batch-size"):
         run(Request([[plain]], DisplayOptions(out=[out], x="samples")))
+
+
+def test_mixed_stepping_on_the_command_line_and_in_yaml(tmp_path):
+    from typer.testing import CliRunner
+
+    from lrplot import cli, gallery
+
+    out = tmp_path / "w.csv"
+    words = [
+        "sgdr",
+        "--T_0",
+        "3",
+        "--epochs",
+        "6",
+        "--steps-per-epoch",
+        "4",
+        "--fractional-epoch",
+        "-o",
+        str(out),
+    ]
+    result = CliRunner().invoke(cli.app, words)
+    assert result.exit_code == 0, result.output
+    spec = make_spec("sgdr", {"T_0": 3}, epochs=6, steps_per_epoch=4, fractional_epoch=True)
+    rows = [float(line.split(",")[2]) for line in out.read_text().splitlines()[1:]]
+    np.testing.assert_allclose(rows, simulate(spec).lr[:, 0], rtol=1e-12)
+    loaded = gallery.load_text(
+        "entries:\n"
+        "  warm:\n"
+        "    scheduler: torch.optim.lr_scheduler.MultiStepLR\n"
+        "    kwargs: {milestones: [3, 6]}\n"
+        "    epochs: 8\n"
+        "    steps_per_epoch: 5\n"
+        "    warmup: 12\n"
+        "    warmup_step_per: iter\n"
+        "  frac:\n"
+        "    scheduler: sgdr\n"
+        "    kwargs: {T_0: 3}\n"
+        "    epochs: 6\n"
+        "    steps_per_epoch: 4\n"
+        "    fractional_epoch: yes\n",
+        "m.yaml",
+    )
+    assert [e.command for e in loaded.entries] == [
+        "lrplot multistep --milestones 3,6 --epochs 8 --steps-per-epoch 5 --warmup 12 "
+        "--warmup-step-per iter",
+        "lrplot cosine-restarts --T_0 3 --epochs 6 --steps-per-epoch 4 --fractional-epoch",
+    ]
+    assert loaded.entries[0].specs[0].mixed_warmup
+
+
+def test_a_dotted_torch_path_is_a_command():
+    from typer.testing import CliRunner
+
+    from lrplot import cli
+
+    result = CliRunner().invoke(
+        cli.app, ["torch.optim.lr_scheduler.StepLR", "--step_size", "3", "--epochs", "6", "-o", "-"]
+    )
+    assert result.exit_code == 0 and "step,epoch,lr\n0,0.0,0.1" in result.output, result.output
