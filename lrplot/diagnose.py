@@ -681,7 +681,7 @@ def _geometry_mismatch(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Dia
     single = count_steps(counted.trainer, replace(geometry, world_size=1))
     wrong: list[tuple[int, str, int]] = []
     if accum > 1:
-        wrong.append((counted.batches * epochs, f"without gradient accumulation ({accum})", accum))
+        wrong.append((counted.batches * epochs, f"without gradient accumulation A={accum}", accum))
     if world > 1:
         wrong.append((single.steps * epochs, f"for one process, not {world}", world))
     if accum > 1 and world > 1:
@@ -698,8 +698,8 @@ def _geometry_mismatch(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Dia
             return Diagnostic(
                 "schedule-vs-geometry",
                 "warning",
-                f"{what} matches the run counted {how} ({target} steps), but the optimizer "
-                f"steps {total} times: the schedule is {effect}",
+                f"{what} is the run counted {how} ({target} steps), but the optimizer steps "
+                f"{total} times: the schedule is {effect}",
                 f"size it to {total} optimizer steps ({counted.steps} per epoch × {epochs} epochs)",
             )
     return None
@@ -961,7 +961,7 @@ def diagnose(spec: ScheduleSpec, schedule: Schedule, *, check: bool = False) -> 
         epochs=int(spec.epochs or 1),
         steps_per_epoch=max(1, int(spec.steps_per_epoch)),
         per_epoch=spec.step_per == "epoch",
-        warmup=int(spec.warmup or 0),
+        warmup=int(spec.warmup_units),
         check=check,
     )
     found: list[Diagnostic] = []

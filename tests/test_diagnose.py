@@ -313,7 +313,7 @@ TRIGGERS += [
         "warning",
         "onecycle:max_lr=0.1,total_steps=2000",
         {**GEOMETRY, "grad_accum": 4},
-        ["total_steps=2000", "without gradient accumulation (4)", "500 times", "×4", "25%"],
+        ["total_steps=2000 is the run counted without gradient accumulation A=4", "×4", "25%"],
         ["500 optimizer steps (50 per epoch × 10 epochs)"],
     ),
     (  # 2 processes: 100 batches each per epoch; counted for one process: 200

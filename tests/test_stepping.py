@@ -245,3 +245,32 @@ def test_a_dotted_torch_path_is_a_command():
         cli.app, ["torch.optim.lr_scheduler.StepLR", "--step_size", "3", "--epochs", "6", "-o", "-"]
     )
     assert result.exit_code == 0 and "step,epoch,lr\n0,0.0,0.1" in result.output, result.output
+
+
+def _readme_section() -> str:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    return text.split("## From your training config", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_geometry_and_stepping_examples_run_as_shown(tmp_path, monkeypatch):
+    import re
+    import shlex
+
+    from typer.testing import CliRunner
+
+    from lrplot import cli
+
+    section = _readme_section()
+    monkeypatch.chdir(tmp_path)
+    blocks = re.findall(r"```console\n\$ (lrplot (?!from).*?)\n(.*?)```", section, re.S)
+    assert blocks
+    for command, shown in blocks:
+        result = CliRunner().invoke(cli.app, shlex.split(command)[1:], env={"COLUMNS": "100"})
+        assert result.output.splitlines() == shown.splitlines(), result.output
+    commands = re.findall(r"^(lrplot (?:multistep|sgdr) .*)$", section, re.M)
+    assert len(commands) == 2
+    for command in commands:
+        result = CliRunner().invoke(cli.app, [*shlex.split(command)[1:], "-o", "x.png"])
+        assert result.exit_code == 0 and "⚠" not in result.output, result.output
