@@ -150,6 +150,11 @@ def plan(
     notes.append(f"optimizer steps: {total} ({how})")
     warmup = fw.hf_warmup_steps(args, total)
     shown = fmt(args.warmup_steps)
+    written = data.get("warmup_steps")
+    if isinstance(written, float) and written == 1.0:
+        notes.append(
+            "warmup_steps=1.0 is one warmup step, not the whole run (a ratio only below 1)"
+        )
     notes.append(
         f"warmup: {warmup} of {total} steps (the installed TrainingArguments.get_warmup_steps"
         f"({total}) with warmup_steps={shown})"

@@ -97,6 +97,14 @@ def test_a_transformers_4_warmup_ratio_is_read_as_the_installed_version_reads_it
     assert any("wins over warmup_ratio" in n for n in found.notes)
 
 
+def test_warmup_steps_of_one_point_zero_is_one_step_and_the_plan_says_so(tmp_path):
+    config = tmp_path / "args.json"
+    config.write_text('{"lr_scheduler_type": "linear", "max_steps": 100, "warmup_steps": 1.0}')
+    found = plan(config)
+    assert found.spec.kwargs["num_warmup_steps"] == 1
+    assert any("warmup_steps=1.0 is one warmup step" in n for n in found.notes)
+
+
 def test_transformers_refusals_are_one_line(tmp_path):
     config = _config(tmp_path, lr_scheduler_type="no-such-schedule", max_steps=10)
     with pytest.raises(UsageError, match="transformers rejected the TrainingArguments"):
