@@ -15,3 +15,10 @@ lrplot multistep --milestones 30,60 --gamma 0.2 --epochs 90 --dataset-size 50000
   --warmup 500 --warmup-step-per iter -o mixed-warmup.png
 lrplot sgdr --T_0 10 --T_mult 2 --epochs 70 --dataset-size 50000 --batch-size 128 \
   --fractional-epoch -o fractional-epoch.png
+# the README's verify and resume images, from the repository root (as the README runs
+# them); verify exits 1 when it finds what the image shows
+cd ..
+lrplot verify cosine --T_max 16 --epochs 2 --steps-per-epoch 8 --step-per iter \
+  --log tests/data/logs/lightning/bug_epoch/metrics.csv -o docs/verify.png || test $? -eq 1
+lrplot check cosine --T_max 16 --epochs 20 --warmup 4 --warmup-start-factor 0.1 \
+  --resume-at 10 -o docs/resume.png

@@ -22,7 +22,19 @@ from typer.core import TyperCommand, TyperGroup
 
 from lrplot import registry
 from lrplot.errors import LrplotError, UsageError
-from lrplot.options import DISPLAY, RUN, DisplayOptions, Option, RunOptions
+from lrplot.options import (
+    DISPLAY,
+    RESUME,
+    RUN,
+    VERIFY,
+    VERIFY_DISPLAY,
+    DisplayOptions,
+    Option,
+    ResumeOptions,
+    RunOptions,
+    VerifyOptions,
+    page_options,
+)
 
 KW = "Scheduler kwargs"
 EXAMPLES = {
@@ -125,6 +137,7 @@ _TYPES: dict[str, Any] = {
     "text": str,
     "metric": str,
     "texts": list[str],
+    "ints": list[int],
 }
 
 
@@ -307,16 +320,39 @@ def _extra_kwargs(name: str, words: list[str]) -> dict[str, str]:
     return found
 
 
-def _scheduler_command(name: str, check: bool = False) -> Any:
+def _verify_options() -> list[Option]:
+    """Return the options of ``lrplot verify``: run, log and its output options."""
+    outputs = [
+        dataclasses.replace(o, help=_VERIFY_OUT) if o.name == "out" else o
+        for o in DISPLAY
+        if o.name in VERIFY_DISPLAY
+    ]
+    return [o for o in RUN if o.check] + list(VERIFY) + outputs
+
+
+def _scheduler_command(
+    name: str, check: bool = False, explore: bool = False, verify: bool = False
+) -> Any:
     """Build the click command for one scheduler (its kwargs become options)."""
     from lrplot.plugins import scheduler_info
 
     info = scheduler_info(name)
     taken = {kw.name for kw in info.cli_kwargs}  # a plug-in kwarg wins over a run option
     options = [o for o in RUN + DISPLAY if o.check or not check]
+    if explore:
+        options = [o for o in RUN + DISPLAY if o.name in _EXPLORE_OPTIONS]
+    elif verify:
+        options = _verify_options()
+    elif check:
+        options = [
+            dataclasses.replace(o, help=_CHECK_OUT) if o.name == "out" else o for o in options
+        ]
+        options += RESUME
     params = [_kwarg_parameter(kw) for kw in info.cli_kwargs] + _parameters(options, taken)
     if info.extra_kwargs:
         params.append(_CTX)
+    if explore:
+        params[-1:-1] = _EXPLORE_PARAMS
 
     def command(**values: Any) -> None:
         kwargs = {k[3:]: _clean(v) for k, v in values.items() if k.startswith("kw_")}
@@ -324,15 +360,29 @@ def _scheduler_command(name: str, check: bool = False) -> Any:
         with _reported(values.get("debug", False)):
             if info.extra_kwargs:  # f(optimizer, **kwargs): any --key value
                 kwargs.update(_clean(_extra_kwargs(name, list(values["ctx"].args))))
-            (_check if check else _plot)(name, kwargs, run, display)
+            if explore:
+                _explore(name, kwargs, run, display, values["port"], values["no_browser"])
+            elif verify:
+                _verify(pipeline_request(name, kwargs, run, display), _verify_values(values))
+            elif check:
+                resume = ResumeOptions(**{o.name: values[o.name] for o in RESUME})
+                _check(name, kwargs, run, display, resume)
+            else:
+                _plot(name, kwargs, run, display)
 
     required = " ".join(f"--{k} {info.kwarg(k).metavar}" for k in info.required)  # type: ignore[union-attr]
     example = EXAMPLES.get(info.name, f"lrplot {name} {required}".strip())
     if check:
         example = example.replace("lrplot ", "lrplot check ", 1)
+    if explore:
+        example = example.replace("lrplot ", "lrplot explore ", 1)
+    if verify:
+        example = example.replace("lrplot ", "lrplot verify ", 1) + " --log trainer_state.json"
     doc = (
         f"{_markup_safe(info.summary)} ({info.cls})\n\n"
         + ("Run only the diagnostics; exit 1 if any warning fires.\n\n" if check else "")
+        + ("Explore it in the browser, starting from these values.\n\n" if explore else "")
+        + (_VERIFY_DOC + "\n\n" if verify else "")
         + f"Example: [bold]{example}[/]"
     )
     if info.extra_kwargs:
@@ -367,6 +417,8 @@ class SchedulerGroup(TyperGroup):
     """A group whose unknown command names resolve to schedulers and plug-ins."""
 
     check = False
+    explore = False
+    verify = False
     _listing = False
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
@@ -402,7 +454,9 @@ class SchedulerGroup(TyperGroup):
         cmd_name = registry.canonical_name(cmd_name)  # torch.optim.lr_scheduler.StepLR
         if registry.is_plugin(cmd_name) or cmd_name.lower() in registry.BY_NAME:
             try:
-                return _scheduler_command(cmd_name, check=self.check)
+                return _scheduler_command(
+                    cmd_name, check=self.check, explore=self.explore, verify=self.verify
+                )
             except LrplotError as error:
                 fail(error)
         return None
@@ -412,7 +466,11 @@ class SchedulerGroup(TyperGroup):
         name = args[0]
         command = self.get_command(ctx, name)
         if command is None and not name.startswith("-"):
-            fixed = super().list_commands(ctx) if not self.check else []
+            fixed = (
+                super().list_commands(ctx)
+                if not (self.check or self.explore or self.verify)
+                else []
+            )
             fail(
                 UsageError(
                     f"unknown scheduler or command '{name}'",
@@ -432,6 +490,131 @@ class CheckGroup(SchedulerGroup):
         """List the schedulers."""
         return [i.name for i in registry.SCHEDULERS]
 
+
+class VerifyGroup(CheckGroup):
+    """``lrplot verify PLAN --log FILE``: a scheduler command line or a SPEC as the plan."""
+
+    check = False
+    verify = True
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """Return the scheduler's verify command, or one for a SPEC such as cosine:T_max=9."""
+        if _is_spec(cmd_name):
+            return _spec_command(cmd_name)
+        if cmd_name.lower().endswith((".json", ".yaml", ".yml", ".py")):
+            return _config_verify_command(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+def _is_spec(text: str) -> bool:
+    """Return True for ``name:k=v`` SPEC text (not ``module:Name``, not a scheduler name)."""
+    return ":" in text and "=" in text.partition(":")[2] and not registry.is_plugin(text)
+
+
+def _spec_command(text: str) -> Any:
+    """Build the verify command of a plan given as a SPEC."""
+    params = _parameters(_verify_options())
+
+    def command(**values: Any) -> None:
+        run, display = _split(values)
+        with _reported(values.get("debug", False)):
+            from lrplot import pipeline
+
+            _verify(pipeline.spec_request(_clean(text), run, display), _verify_values(values))
+
+    single = typer.Typer(add_completion=False, rich_markup_mode="rich")
+    single.command(
+        name=text,
+        cls=LrplotCommand,
+        help=f"Verify the plan {_markup_safe(text)} against a training log.\n\n{_VERIFY_DOC}",
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )(_command(command, params))
+    return typer.main.get_command(single)
+
+
+def _config_verify_command(path: str) -> Any:
+    """Build the verify command of a plan given as a training config (``lrplot from``)."""
+    options = [
+        dataclasses.replace(o, default=None) if o in RUN and o.kind != "bool" else o
+        for o in _verify_options()
+    ]
+    params = _parameters(options) + [p for p in _FROM_ARGS if p.name in ("kind", "allow_import")]
+
+    def command(**values: Any) -> None:
+        with _reported(values.get("debug", False)):
+            request = _config_request(path, values)
+            _verify(request, _verify_values(values))
+
+    single = typer.Typer(add_completion=False, rich_markup_mode="rich")
+    single.command(
+        name=path,
+        cls=LrplotCommand,
+        help=f"Verify what the training config {_markup_safe(path)} plans against a training "
+        f"log (run options win over the file, as in lrplot from).\n\n{_VERIFY_DOC}",
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )(_command(command, params))
+    return typer.main.get_command(single)
+
+
+def _config_request(path: str | Path, values: dict[str, Any]) -> Any:
+    """Return the request of a training config with the command line's options on top."""
+    from lrplot import configs
+
+    given = {
+        o.name: _clean(values[o.name])
+        for o in RUN
+        if o.spec and values.get(o.name) not in (None, False)
+    }
+    request = configs.plan_from_file(
+        path,
+        allow_import=values.get("allow_import", False),
+        overrides=given,
+        kind=values.get("kind"),
+    )
+    display = request.display
+    for o in DISPLAY:
+        value = values.get(o.name)
+        if value is not None and value != o.default and o.name != "x":
+            setattr(display, o.name, value if o.name == "out" else _clean(value))
+    if values.get("x") is not None:
+        display.x = values["x"]
+    return request
+
+
+def _verify_values(values: dict[str, Any]) -> VerifyOptions:
+    return VerifyOptions(**{o.name: _clean(values[o.name]) for o in VERIFY})
+
+
+def pipeline_request(
+    name: str, kwargs: dict[str, Any], run: RunOptions, display: DisplayOptions
+) -> Any:
+    """Return the request of a scheduler command line."""
+    from lrplot import pipeline
+
+    return pipeline.schedule_request(name, kwargs, run, display)
+
+
+def _verify(request: Any, options: VerifyOptions) -> None:
+    from lrplot import report
+    from lrplot import verify as verifying
+
+    out = report.console(stderr="-" in (request.display.out or []))
+    done = verifying.verify(request, options)
+    display = request.display
+    for part in report.verify_view(done, table=display.table, every=display.every):
+        out.print(part)
+    raise typer.Exit(0 if done.ok else 1)
+
+
+_VERIFY_DOC = (
+    "Compare the planned schedule with the lr a training log recorded: the first "
+    "divergence, the largest relative error and the likely cause; exit 0 when they agree "
+    "within --rtol, 1 when not."
+)
+_VERIFY_OUT = (
+    "Write the plan and the log on one plot (.png .svg .pdf) or the paired values (.csv "
+    ".json; '-' writes CSV to stdout). Default: no file."
+)
 
 app = typer.Typer(
     cls=SchedulerGroup,
@@ -454,6 +637,86 @@ check_app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.add_typer(check_app, name="check")
+verify_app = typer.Typer(
+    cls=VerifyGroup,
+    help="Did the run follow the plan? Compare a schedule (a scheduler command line, or a "
+    "SPEC such as cosine:T_max=16,epochs=2) with the lr a training log recorded: Hugging "
+    "Face trainer_state.json, Lightning metrics.csv, TensorBoard events, a W&B CSV export "
+    "or a plain CSV. Exit 1 when they differ, with the step and the likely cause.\n\n"
+    "Example: [bold]lrplot verify cosine --T_max 16 --epochs 2 --steps-per-epoch 8 "
+    "--step-per iter --log metrics.csv[/]",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(verify_app, name="verify", rich_help_panel="Commands")
+
+
+class ExploreGroup(SchedulerGroup):
+    """``lrplot explore [SCHEDULER]``: the scheduler commands as a live page."""
+
+    explore = True
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        """List the schedulers."""
+        return [i.name for i in registry.SCHEDULERS]
+
+
+explore_app = typer.Typer(
+    cls=ExploreGroup,
+    help="Change a schedule in the browser and see the real curve redrawn at once: a local "
+    "page (127.0.0.1 only) with a form from the scheduler's signature, the diagnostics, pins "
+    "to compare, and the state in the URL. Ctrl-C stops it.\n\n"
+    "Example: [bold]lrplot explore onecycle --max_lr 0.1 --epochs 30 --steps-per-epoch 100[/]",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    invoke_without_command=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(explore_app, name="explore", rich_help_panel="Commands")
+
+#: the options of ``lrplot explore``: those its page offers, and the step limit.
+_EXPLORE_OPTIONS = {o.name for o in page_options()} | {"max_steps"}
+_PORT = inspect.Parameter(
+    "port",
+    inspect.Parameter.KEYWORD_ONLY,
+    default=0,
+    annotation=Annotated[
+        int,
+        typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1; 0 picks a free one."),
+    ],
+)
+_NO_BROWSER = inspect.Parameter(
+    "no_browser",
+    inspect.Parameter.KEYWORD_ONLY,
+    default=False,
+    annotation=Annotated[
+        bool, typer.Option("--no-browser", help="Print the URL instead of opening a browser.")
+    ],
+)
+_EXPLORE_PARAMS = [_PORT, _NO_BROWSER]
+
+
+@explore_app.callback()
+def explore_default(
+    ctx: typer.Context,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1; 0 picks a free one.")
+    ] = 0,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Print the URL instead of opening a browser.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", hidden=True, help="Show tracebacks.")] = False,
+) -> None:
+    """Explore a schedule in the browser (starts with cosine when no SCHEDULER is given).
+
+    Example: [bold]lrplot explore cosine --T_max 150[/]
+    """
+    if ctx.invoked_subcommand is None:
+        from lrplot.explore import DEFAULT_START
+
+        name, kwargs = DEFAULT_START
+        with _reported(debug):
+            _explore(name, dict(kwargs), RunOptions(), DisplayOptions(), port, no_browser)
 
 
 # --------------------------------------------------------------------------- actions
@@ -475,16 +738,58 @@ def _plot(name: str, kwargs: dict[str, Any], run: RunOptions, display: DisplayOp
     _present(pipeline.schedule_request(name, kwargs, run, display))
 
 
-def _check(name: str, kwargs: dict[str, Any], run: RunOptions, display: DisplayOptions) -> None:
+def _check(
+    name: str,
+    kwargs: dict[str, Any],
+    run: RunOptions,
+    display: DisplayOptions,
+    resume: ResumeOptions | None = None,
+) -> None:
     from lrplot import pipeline, report
 
     request = pipeline.schedule_request(name, kwargs, run, display)
-    request.check = True
     out = report.console()
-    result = pipeline.run(request, progress=report.progress_bar(out), write=False)
+    if resume is not None and (resume.resume_at or resume.resume_epochs):
+        from lrplot import resume as resuming
+
+        done = resuming.check(request, resume)
+        out.print(report.resume_report(done))
+        raise typer.Exit(1 if done.failed else 0)
+    request.check = True
+    request.default_out = None
+    result = pipeline.run(request, progress=report.progress_bar(out), write=bool(display.out))
+    if result.written:
+        out.print(report.summary(result.flat[0], outputs=result.written, stats=False))
     out.print(report.check_report(request.specs[0].to_command(), result.diagnostics))
     if result.warnings:
         raise typer.Exit(1)
+
+
+def _explore(
+    name: str,
+    kwargs: dict[str, Any],
+    run: RunOptions,
+    display: DisplayOptions,
+    port: int,
+    no_browser: bool,
+) -> None:
+    from lrplot import explore, report
+    from lrplot.options import DEFAULT_MAX_STEPS
+
+    setup = explore.Setup(
+        explore.initial_state(name, kwargs, run, display),
+        plugin=name if registry.is_plugin(name) else None,
+        max_steps=explore.MAX_STEPS if run.max_steps == DEFAULT_MAX_STEPS else run.max_steps,
+        metric_file=run.metric if run.metric and run.metric.strip().startswith("@") else None,
+    )
+    out = report.console()
+
+    def ready(url: str) -> None:
+        opened = not no_browser and explore.open_browser(url)
+        out.print(report.explore_banner(url, opened, setup.max_steps))
+
+    explore.serve(setup, port=port, ready=ready)
+    out.print(report.explore_stopped())
 
 
 # --------------------------------------------------------------------------- commands
@@ -562,6 +867,10 @@ _FROM_OUT = (
     "Write .png .svg .pdf .csv .json (repeatable); '-' writes CSV to stdout. Default: "
     "FILE's name with .png; no file with --term or --table."
 )
+_CHECK_OUT = (
+    "Write the plot (.png .svg .pdf; with --resume-at, the uninterrupted and the resumed "
+    "runs) or the data (.csv .json). Default: no file."
+)
 _COMPARE_OUT = (
     "Write .png .svg .pdf .csv .json (repeatable); '-' writes CSV to stdout. Default: "
     "compare.png; no file with --term or --table."
@@ -588,25 +897,10 @@ def from_config(**values: Any) -> None:
 
     Example: [bold]lrplot from args.json --dataset-size 50000 --world-size 8[/]
     """
-    from lrplot import configs, report
+    from lrplot import report
 
-    given = {
-        o.name: values[o.name] for o in RUN if o.spec and values.get(o.name) not in (None, False)
-    }
     with _reported(values["debug"]):
-        request = configs.plan_from_file(
-            values["config"],
-            allow_import=values["allow_import"],
-            overrides=given,
-            kind=values["kind"],
-        )
-        display = request.display
-        for o in DISPLAY:
-            value = values.get(o.name)
-            if value is not None and value != o.default:
-                setattr(display, o.name, _clean(value) if o.name != "out" else value)
-        if values["x"] is not None:
-            display.x = values["x"]
+        request = _config_request(values["config"], values)
         if not values["check"]:
             _present(request)
             return
@@ -704,7 +998,8 @@ def gallery(
         typer.Option(
             "--format",
             metavar="png,svg",
-            help="Image formats to write. Default: the config's, else png,svg.",
+            help="Formats to write: png svg pdf, html (interactive pages). Default: the "
+            "config's, else png,svg.",
         ),
     ] = None,
     check: Annotated[

@@ -740,9 +740,9 @@ def _first_steps_at_zero(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> I
     k = int(np.argmin(zero)) if not zero.all() else schedule.n
     if k == 0:
         return
-    fix = "a warmup that starts above 0 (e.g. 1% of the peak lr) makes every step count"
-    if spec.traits.peak_kwarg is not None:
-        fix = "set warmup_min_lr above 0 (e.g. 1% of the peak lr): DeepSpeed uses it twice"
+    fix = "a warmup from above 0 (e.g. 1% of the peak lr) makes every step count"
+    if spec.traits.family == "DeepSpeed":
+        fix = "DeepSpeed sets the warmup's floor at steps 0 and 1: raise warmup_min_lr above 0"
     what = "the first optimizer step runs" if k == 1 else f"the first {k} optimizer steps run"
     yield Diagnostic(
         "first-steps-at-zero",

@@ -24,6 +24,8 @@ from lrplot.schedule import Schedule
 
 IMAGE_FORMATS = (".png", ".svg", ".pdf")
 DATA_FORMATS = (".csv", ".json")
+#: interactive pages (``lrplot.html``).
+PAGE_FORMATS = (".html",)
 
 
 def default_name(scheduler: str) -> str:
@@ -47,11 +49,11 @@ def check_outputs(paths: Sequence[str]) -> None:
         if path == "-":
             continue
         suffix = Path(path).suffix.lower()
-        if suffix not in IMAGE_FORMATS + DATA_FORMATS:
+        if suffix not in IMAGE_FORMATS + DATA_FORMATS + PAGE_FORMATS:
             raise UsageError(
                 f"cannot tell the format of {path!r} from its extension",
                 hint="use one of "
-                + " ".join(IMAGE_FORMATS + DATA_FORMATS)
+                + " ".join(IMAGE_FORMATS + DATA_FORMATS + PAGE_FORMATS)
                 + ", or - for CSV on stdout",
             )
         parent = Path(path).parent
@@ -172,6 +174,16 @@ def write_data(
         atomic_write(out, write_csv)
     else:
         atomic_write(out, write_json)
+
+
+def is_page(path: str) -> bool:
+    """Return True when ``path`` names an interactive page (``.html``, any case).
+
+    Example:
+        >>> is_page("cosine.HTML"), is_page("-")
+        (True, False)
+    """
+    return path != "-" and Path(path).suffix.lower() in PAGE_FORMATS
 
 
 def is_image(path: str) -> bool:

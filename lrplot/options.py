@@ -18,12 +18,16 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 #: The value kinds an option may take; clients map each to their own types.
-Kind = Literal["lr", "int", "float", "choice", "bool", "text", "metric", "texts"]
+Kind = Literal["lr", "int", "float", "choice", "bool", "text", "metric", "texts", "ints"]
 
 DEFAULT_MAX_STEPS = 50_000_000
 DEFAULT_WARMUP_START = 0.01
 RUN_PANEL = "Run options"
 OUTPUT_PANEL = "Output options"
+RESUME_PANEL = "Resume check"
+LOG_PANEL = "Training log"
+#: ``lrplot verify``'s default --rtol: float32 logs (TensorBoard) differ by about 6e-8.
+DEFAULT_RTOL = 1e-5
 
 
 @dataclass(frozen=True)
@@ -53,11 +57,12 @@ class Option:
     yaml_default: Any = None
     check: bool = True
     negatable: bool = False
+    long: str | None = None
 
     @property
     def flag(self) -> str:
-        """Return the long flag, e.g. ``--steps-per-epoch``."""
-        return "--" + self.name.replace("_", "-")
+        """Return the long flag, e.g. ``--steps-per-epoch`` (``long`` when it is set)."""
+        return self.long or "--" + self.name.replace("_", "-")
 
 
 def _opt(default: Any, kind: Kind, help: str, **meta: Any) -> Any:
@@ -256,13 +261,12 @@ class DisplayOptions:
     out: list[str] | None = _opt(
         None,
         "texts",
-        "Write .png .svg .pdf .csv .json (repeatable); '-' writes CSV to "
+        "Write .png .svg .pdf .csv .json .html (repeatable); '-' writes CSV to "
         "stdout. Default: SCHEDULER.png, named after the scheduler (lrplot exp writes "
         "exponential.png); no file with --term or --table.",
         metavar="PATH",
         short="-o",
         panel=OUTPUT_PANEL,
-        check=False,
     )
     table: bool = _opt(
         False, "bool", "Print a table of the steps.", panel=OUTPUT_PANEL, check=False
@@ -332,6 +336,108 @@ class DisplayOptions:
     )
 
 
+@dataclass
+class ResumeOptions:
+    """``lrplot check --resume-at``: resume the schedule from a checkpoint (issue 13)."""
+
+    resume_at: list[int] | None = _opt(
+        None,
+        "ints",
+        "Resume from a checkpoint saved after N optimizer steps (repeatable): save the "
+        "optimizer's and scheduler's state_dict() through torch.save/torch.load, rebuild, "
+        "load, continue and compare with the uninterrupted run.",
+        metavar="N",
+        minimum=1,
+        panel=RESUME_PANEL,
+    )
+    resume_epochs: int | None = _opt(
+        None,
+        "int",
+        "Resume with a changed run length of M epochs: kwargs sized to the run (T_max, "
+        "total_steps, num_training_steps...) are rebuilt for M; compare with a run planned "
+        "for M epochs.",
+        metavar="M",
+        minimum=1,
+        panel=RESUME_PANEL,
+    )
+    resume_style: str = _opt(
+        "state-dict",
+        "choice",
+        "How your script resumes (a difference exits 1; the others are reported): "
+        "state-dict (build, then load both states), optimizer-first (load the optimizer "
+        "state before building the scheduler), last-epoch (build with last_epoch=N-1), "
+        "no-state (rebuild the scheduler without its state).",
+        metavar="STYLE",
+        choices=("state-dict", "optimizer-first", "last-epoch", "no-state"),
+        panel=RESUME_PANEL,
+    )
+
+
+@dataclass
+class VerifyOptions:
+    """``lrplot verify``: the training log to compare with the plan (issue 13)."""
+
+    log_file: str = _opt(
+        "",
+        "text",
+        "The training log: trainer_state.json (Hugging Face), metrics.csv (Lightning "
+        "CSVLogger), a TensorBoard event file or directory, a W&B CSV export, or a CSV "
+        "with step and lr columns.",
+        metavar="FILE",
+        long="--log",
+        panel=LOG_PANEL,
+    )
+    format: str = _opt(
+        "auto",
+        "choice",
+        "The log's format. Default: from the file.",
+        metavar="auto|hf|lightning|tensorboard|wandb|csv",
+        choices=("auto", "hf", "lightning", "tensorboard", "wandb", "csv"),
+        panel=LOG_PANEL,
+    )
+    column: str | None = _opt(
+        None,
+        "text",
+        "The lr column (CSV, W&B: a column or run name), or tag (TensorBoard). Default: "
+        "the one named lr or learning rate.",
+        metavar="NAME",
+        panel=LOG_PANEL,
+    )
+    step_column: str | None = _opt(
+        None,
+        "text",
+        "The CSV column holding the step. Default: step (else one row per step).",
+        metavar="NAME",
+        panel=LOG_PANEL,
+    )
+    step_base: str = _opt(
+        "auto",
+        "choice",
+        "Logged step s is optimizer step s (0) or s-1 (1: counted after the update, as the "
+        "Hugging Face Trainer does). Default: the writer's convention.",
+        metavar="auto|0|1",
+        choices=("auto", "0", "1"),
+        panel=LOG_PANEL,
+    )
+    log_every: int | None = _opt(
+        None,
+        "int",
+        "For a CSV without a step column: one row every K optimizer steps.",
+        metavar="K",
+        minimum=1,
+        panel=LOG_PANEL,
+    )
+    rtol: float = _opt(
+        DEFAULT_RTOL,
+        "float",
+        "Relative tolerance: a logged lr agrees within rtol of the planned one (or of "
+        "0.1% of the peak, where the plan is near 0).",
+        metavar="R",
+        above=0,
+        panel=LOG_PANEL,
+    )
+
+
 def _options(cls: type) -> tuple[Option, ...]:
     out = []
     for f in dataclasses.fields(cls):
@@ -342,12 +448,29 @@ def _options(cls: type) -> tuple[Option, ...]:
 
 RUN: tuple[Option, ...] = _options(RunOptions)
 DISPLAY: tuple[Option, ...] = _options(DisplayOptions)
-BY_NAME: dict[str, Option] = {o.name: o for o in RUN + DISPLAY}
+RESUME: tuple[Option, ...] = _options(ResumeOptions)
+VERIFY: tuple[Option, ...] = _options(VerifyOptions)
+#: the output options ``lrplot verify`` takes (its ``--log`` names the training log).
+VERIFY_DISPLAY: tuple[str, ...] = ("out", "table", "every", "x", "title")
+BY_NAME: dict[str, Option] = {o.name: o for o in RUN + DISPLAY + RESUME + VERIFY}
 
 
 def run_options(*, spec: bool | None = None) -> tuple[Option, ...]:
     """Return the run options (only the SPEC run keys with ``spec=True``)."""
     return tuple(o for o in RUN if spec is None or o.spec == spec)
+
+
+def page_options() -> tuple[Option, ...]:
+    """Return the options an interactive page (``lrplot explore``) offers as fields.
+
+    The run keys of a spec, and the display options of a YAML entry except ``annotate``
+    (it draws the diagnostics on an image; the page always lists them).
+
+    Example:
+        >>> [o.name for o in page_options()][-3:]
+        ['x', 'seq_len', 'momentum']
+    """
+    return run_options(spec=True) + tuple(o for o in DISPLAY if o.yaml and o.name != "annotate")
 
 
 def option(name: str) -> Option:

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from lrplot import export
 from lrplot.diagnose import Diagnostic, diagnose
 from lrplot.errors import UsageError
-from lrplot.options import DEFAULT_MAX_STEPS, DisplayOptions, RunOptions, run_options
-from lrplot.schedule import X_UNITS, Schedule
+from lrplot.options import DEFAULT_MAX_STEPS, RUN, DisplayOptions, RunOptions, run_options
+from lrplot.schedule import X_UNITS, Schedule, wants_log
 from lrplot.spec import (
     Axis,
     ScheduleSpec,
@@ -58,7 +58,8 @@ class Request:
         display: what to draw and write (``display.out`` lists the outputs).
         kind: a single schedule, a comparison or a sweep.
         layout: ``overlay`` or ``grid`` (one panel per curve) for several curves.
-        command: the command line that reproduces the request (a sweep's default title).
+        command: the command line that reproduces the request, drawing flags included
+            (a sweep's default title).
         max_steps: the most optimizer steps all curves together may take.
         default_out: the output when ``display.out`` is empty (None: no file).
         thumbnail: ``(path, width in pixels)`` of a small copy of the image.
@@ -67,6 +68,8 @@ class Request:
         check: ``lrplot check``: what lrplot assumed (the run length) is a warning.
         notes: what lrplot read or resolved to build the specs (a training config's
             numbers), shown before the summary.
+        page_library: the script an ``.html`` output loads from its own directory (a
+            gallery's shared ``lrplot.html.LIBRARY_FILE``); None inlines it.
     """
 
     grid: list[list[ScheduleSpec]]
@@ -81,6 +84,7 @@ class Request:
     axes: list[Axis] = field(default_factory=list)
     check: bool = False
     notes: list[str] = field(default_factory=list)
+    page_library: str | None = None
 
     @property
     def row_labels(self) -> list[str]:
@@ -179,6 +183,8 @@ def run(request: Request, *, progress: Progress | None = None, write: bool = Tru
 
             assert result.figure is not None
             render.save(result.figure, out)
+        elif export.is_page(out):
+            _write_page(result, out)
         else:
             export.write_data(flat, labels, out, several=request.several, momentum=display.momentum)
         result.written.append(out)
@@ -222,6 +228,27 @@ def _diagnose(
                     d = Diagnostic(d.code, d.level, f"{spec.label}: {d.message}", d.fix)
                 found.append(d)
     return found
+
+
+def _write_page(result: Result, out: str) -> None:
+    """Write the interactive page of a result (``-o x.html``)."""
+    from lrplot import html
+
+    request, display = result.request, result.request.display
+    command = page_command(request)
+    html.write(
+        out,
+        result.flat,
+        [s.name for s in result.flat],
+        title=display.title or command,
+        command=command,
+        several=request.several,
+        momentum=display.momentum,
+        log=wants_log(result.flat) if display.log is None else display.log,
+        x=display.x,
+        notes=[(d.level, d.message, d.fix) for d in result.diagnostics],
+        library=request.page_library,
+    )
 
 
 def _figure(result: Result) -> Figure:
@@ -289,6 +316,33 @@ def sweep_command(base: ScheduleSpec, axes: Sequence[Axis], display: DisplayOpti
     return " ".join([base.to_command(), quote_words([*words, *display_flags(display)])]).strip()
 
 
+def run_flags(run: RunOptions) -> list[str]:
+    """Return the run options that differ from their defaults, as command-line words.
+
+    Example:
+        >>> run_flags(RunOptions(epochs=20, steps_per_epoch=10))
+        ['--epochs', '20', '--steps-per-epoch', '10']
+    """
+    words: list[str] = []
+    for o in RUN:
+        value = getattr(run, o.name)
+        if value is None or value == o.default or o.kind == "texts":
+            continue
+        words += [o.flag, display_value(value)]
+    return words
+
+
+def page_command(request: Request) -> str:
+    """Return the command line of a request (built from its specs when it has none).
+
+    Example:
+        >>> from lrplot.spec import make_spec
+        >>> page_command(Request([[make_spec("cosine", {"T_max": 9})]]))
+        'lrplot cosine --T_max 9'
+    """
+    return request.command or " ; ".join(s.to_command() for s in request.specs)
+
+
 @contextlib.contextmanager
 def no_progress(total: int) -> Iterator[None]:
     """A ``Progress`` factory that shows nothing."""
@@ -323,7 +377,9 @@ def schedule_request(
         grid,
         display,
         kind="sweep" if axes else "schedule",
-        command=sweep_command(base, axes, display) if axes else base.to_command(),
+        command=sweep_command(base, axes, display)
+        if axes
+        else " ".join([base.to_command(), quote_words(display_flags(display))]).strip(),
         max_steps=run.max_steps,
         default_out=_default_out(export.default_name(base.scheduler), display),
         axes=axes,
@@ -365,13 +421,41 @@ def compare_request(
         elif spec.label is None:
             spec.label = text
         specs.append(spec)
+    words = ["lrplot", "compare", *texts]
+    words += [w for label in labels or [] for w in ("--label", label)]
+    words += ["--layout", layout] * (layout != "overlay")
     return Request(
         [specs],
         display,
         kind="compare",
         layout=layout,  # type: ignore[arg-type]
+        command=quote_words([*words, *run_flags(run), *display_flags(display)]),
         max_steps=run.max_steps,
         default_out=_default_out("compare.png", display),
+    )
+
+
+def spec_request(text: str, run: RunOptions, display: DisplayOptions) -> Request:
+    """Return the request of one schedule given as a SPEC (``lrplot verify SPEC``).
+
+    Run options apply unless the SPEC sets its own.
+
+    Example:
+        >>> r = spec_request("cosine:T_max=10,epochs=20", RunOptions(epochs=5), DisplayOptions())
+        >>> r.kind, r.specs[0].epochs, r.specs[0].to_command()
+        ('schedule', 20, 'lrplot cosine --T_max 10 --epochs 20')
+    """
+    keys = _run_keys(run)
+    epochs = keys.pop("epochs")
+    spec = parse_spec(text, **keys)
+    if epochs is not None and spec.epochs is None:
+        spec = replace(spec, epochs=epochs)
+    return Request(
+        [[spec]],
+        display,
+        command=spec.to_command(),
+        max_steps=run.max_steps,
+        default_out=_default_out(export.default_name(spec.scheduler), display),
     )
 
 

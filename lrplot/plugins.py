@@ -26,7 +26,7 @@ import inspect
 import os
 import sys
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -36,21 +36,36 @@ from lrplot.registry import REQUIRED, KwargInfo, SchedulerInfo
 
 _PLUGINS: dict[str, SchedulerInfo] = {}
 _CONSENT: contextvars.ContextVar[bool] = contextvars.ContextVar("lrplot_imports", default=True)
+#: plug-ins still allowed while imports are forbidden (the one named on a command line).
+_EXCEPT: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
+    "lrplot_import_exceptions", default=frozenset()
+)
 
 
 @contextlib.contextmanager
-def imports_allowed(allowed: bool) -> Iterator[None]:
-    """Allow (or forbid) importing plug-in modules while the block runs."""
+def imports_allowed(allowed: bool, *, except_for: Iterable[str] = ()) -> Iterator[None]:
+    """Allow (or forbid) importing plug-in modules while the block runs.
+
+    Args:
+        allowed: whether any ``module:Name`` may be imported.
+        except_for: plug-ins that stay allowed when ``allowed`` is False.
+    """
     token = _CONSENT.set(allowed)
+    names = _EXCEPT.set(frozenset(except_for))
     try:
         yield
     finally:
+        _EXCEPT.reset(names)
         _CONSENT.reset(token)
 
 
 def imports_are_allowed() -> bool:
     """Return True when code may be imported here (the consent ``imports_allowed`` set)."""
     return _CONSENT.get()
+
+
+def _consented(target: str) -> bool:
+    return _CONSENT.get() or target in _EXCEPT.get()
 
 
 def load_target(target: str) -> Any:
@@ -60,7 +75,7 @@ def load_target(target: str) -> Any:
         UsageError: imports are not allowed here, or the module cannot be imported, or it
             has no such name.
     """
-    if not _CONSENT.get():
+    if not _consented(target):
         raise UsageError(
             f"'{target}' is a plug-in scheduler; a config may import code only when you pass "
             "--allow-import",
@@ -107,7 +122,7 @@ def scheduler_info(name: str) -> SchedulerInfo:
     """
     if not registry.is_plugin(name):
         return registry.resolve(name)
-    if name in _PLUGINS and _CONSENT.get():
+    if name in _PLUGINS and _consented(name):
         return _PLUGINS[name]
     obj = load_target(name)
     why = registry.refusal(obj)

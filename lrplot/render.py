@@ -44,9 +44,11 @@ __all__ = [
     "contact_sheet",
     "decimate",
     "plot",
+    "resume_plot",
     "save",
     "save_thumbnail",
     "sweep_grid",
+    "verify_plot",
     "versions",
 ]
 
@@ -285,6 +287,241 @@ def sweep_grid(
         fig.suptitle(_wrap(title or "lrplot sweep", w, 11), fontsize=11)
     if path is not None:
         save(fig, path)
+    return fig
+
+
+def resume_plot(
+    reference: Schedule,
+    resumed: Sequence[tuple[str, int, np.ndarray]],
+    *,
+    marks: Sequence[tuple[int, str]] = (),
+    reference_label: str = "uninterrupted",
+    selected: Sequence[str] | None = None,
+    history: np.ndarray | None = None,
+    title: str | None = None,
+    x: Literal["epoch", "step"] = "epoch",
+    log: bool | None = None,
+    width_px: int = 1600,
+    dpi: int = 200,
+) -> Figure:
+    """Draw the uninterrupted run and each resumed run from its resume point on.
+
+    Args:
+        reference: the uninterrupted run (its first param group is drawn).
+        resumed: ``(label, resume step, rows)`` of each resumed run; drawn dashed from the
+            resume step, which gets a dotted line (gid ``"event:resume"``).
+        marks: ``(step, label)`` of the first step where a resumed run differs, drawn as
+            an ``x`` on that run (gid ``"diverge"``).
+        reference_label: the legend label of the reference.
+        selected: labels of the runs drawn bold (the way the script resumes); the others
+            are drawn thin. Default: all bold.
+        history: rows of the run before the resume when they are not the reference's
+            (a resume with a changed run length), drawn thin and grey.
+        title: the title; default the reference's command line.
+        x: the x axis, ``"epoch"`` or optimizer ``"step"``.
+        log: log lr axis; None chooses (``wants_log``).
+
+    Example:
+        >>> from lrplot.engine import simulate
+        >>> ref = simulate("step:step_size=4,gamma=0.5", epochs=12)
+        >>> late = ref.lr.copy()
+        >>> late[4:] *= 0.5
+        >>> fig = resume_plot(ref, [("last-epoch@4", 4, late)], marks=[(4, "last-epoch@4")])
+        >>> [line.get_gid() for line in fig.axes[0].get_lines()]
+        ['lr', 'resumed', 'diverge', 'event:resume']
+    """
+    bold = set(selected) if selected is not None else {label for label, _, _ in resumed}
+    curves = [
+        (
+            label,
+            np.arange(at, len(rows)),
+            np.asarray(rows)[at:, 0],
+            "resumed" if label in bold else "other",
+        )
+        for label, at, rows in resumed
+    ]
+    if history is not None and len(resumed):
+        at = min(at for _, at, _ in resumed)
+        curves.insert(
+            0, ("before the resume", np.arange(at), np.asarray(history)[:at, 0], "history")
+        )
+    by_label = {label: np.asarray(rows)[:, 0] for label, _, rows in resumed}
+    points = []
+    for step, label in marks:
+        values = by_label[label]
+        if 0 <= step < len(values):
+            points.append((step, float(values[step]), label))
+    lines = sorted({(at, f"resume at {at}") for _, at, _ in resumed})
+    return _overlay(
+        reference,
+        reference_label,
+        curves,
+        lines,
+        points,
+        title=title,
+        x=x,
+        log=log,
+        width_px=width_px,
+        dpi=dpi,
+    )
+
+
+def verify_plot(
+    plan: Schedule,
+    rows: np.ndarray,
+    values: np.ndarray,
+    *,
+    label: str = "logged",
+    first: int | None = None,
+    title: str | None = None,
+    x: Literal["epoch", "step"] = "epoch",
+    width_px: int = 1600,
+    dpi: int = 200,
+) -> Figure:
+    """Draw the planned schedule and the lr a training log recorded, divergence marked.
+
+    Args:
+        plan: the planned schedule (its first param group is drawn).
+        rows: the optimizer step (0-based row of the plan) of each logged value.
+        values: the logged lr values.
+        label: the legend label of the logged curve (its column or tag).
+        first: the first row where the log leaves the plan (a dashed line, gid
+            ``"event:diverge"``), or None.
+        title: the title; default the plan's command line.
+        x: the x axis, ``"epoch"`` or optimizer ``"step"``.
+
+    Example:
+        >>> from lrplot.engine import simulate
+        >>> plan = simulate("cosine:T_max=10")
+        >>> fig = verify_plot(plan, np.arange(10), plan.lr[:, 0] * 1.0, first=None)
+        >>> [line.get_gid() for line in fig.axes[0].get_lines()]
+        ['lr', 'logged']
+        >>> fig = verify_plot(plan, np.arange(10), plan.lr[:, 0] * 2, first=0)
+        >>> [line.get_gid() for line in fig.axes[0].get_lines()]
+        ['lr', 'logged', 'diverge', 'event:diverge']
+    """
+    rows, values = np.asarray(rows), np.asarray(values, dtype=float)
+    curves = [(label, rows, values, "logged")]
+    lines = [] if first is None else [(first, f"first divergence: step {first}")]
+    at = np.flatnonzero(rows == first) if first is not None else np.empty(0, dtype=int)
+    points = [(first, float(values[at[0]]), label)] if first is not None and at.size else []
+    return _overlay(
+        plan,
+        "planned",
+        curves,
+        lines,
+        points,
+        title=title,
+        x=x,
+        log=None,
+        width_px=width_px,
+        dpi=dpi,
+        line_gid="event:diverge",
+    )
+
+
+def _overlay(
+    reference: Schedule,
+    ref_label: str,
+    curves: Sequence[tuple[str, np.ndarray, np.ndarray, str]],
+    lines: Sequence[tuple[int, str]],
+    points: Sequence[tuple[int, float, str]],
+    *,
+    title: str | None,
+    x: Literal["epoch", "step"],
+    log: bool | None,
+    width_px: int,
+    dpi: int,
+    line_gid: str = "event:resume",
+) -> Figure:
+    """Draw a reference schedule with other curves over it, marked steps and points."""
+    _check_choice("x", x, ("epoch", "step"))
+    values = [c[2] for c in curves]
+    if log is None:
+        log = wants_log([reference]) and all(bool(np.all(v > 0)) for v in values)
+    if log:
+        reference.require_positive()
+    w = width_px / dpi
+    xs = _XMap(reference, x)
+    with _style():
+        fig = _figure(w, w * 9 / 16, dpi)
+        ax = fig.add_subplot()
+        handles = [_line(ax, xs, reference.lr[:, 0], width_px, _TAB10[0], 1.8, ref_label, "lr")]
+        for i, (label, steps, ys, style) in enumerate(curves):
+            color = _TAB10[(i + 1) % len(_TAB10)]
+            px = np.asarray(_xvalues(reference, x, steps), dtype=float)
+            if style == "history":
+                color = "0.45"
+            if style in ("resumed", "other", "history"):
+                if len(ys):
+                    px = np.append(px, xs.at(int(steps[-1]) + 1))
+                    ys = np.append(ys, ys[-1])
+                (line,) = ax.plot(
+                    px,
+                    ys,
+                    color=color,
+                    linewidth=1.6 if style == "resumed" else 0.9,
+                    alpha=1.0 if style == "resumed" else 0.8,
+                    linestyle="-" if style == "history" else (0, (5, 3)),
+                    drawstyle="steps-post",
+                    label=label,
+                    gid="resumed",
+                )
+            else:
+                few = len(ys) <= 200
+                (line,) = ax.plot(
+                    px,
+                    ys,
+                    color=color,
+                    linewidth=0.9,
+                    marker="o" if few else None,
+                    markersize=3.2,
+                    drawstyle="steps-post",
+                    label=label,
+                    gid="logged",
+                )
+            handles.append(line)
+        for step, value, _label in points:
+            ax.plot(
+                [float(_xvalues(reference, x, step))],
+                [value],
+                marker="x",
+                color="#d62728",
+                markersize=8,
+                markeredgewidth=2,
+                linestyle="none",
+                gid="diverge",
+            )
+        marks = [
+            (float(_xvalues(reference, x, step)), "phase", text, "0.35") for step, text in lines
+        ]
+        for a in (ax,):
+            a.grid(True, color="0.88", linewidth=0.6)
+            a.set_axisbelow(True)
+        if log:
+            ax.set_yscale("log")
+        else:
+            ax.ticklabel_format(axis="y", style="plain", useOffset=False)
+        hi = max(
+            [float(xs.at(reference.n))]
+            + [float(_xvalues(reference, x, int(c[1][-1]) + 1)) for c in curves if len(c[1])]
+        )
+        ax.set_xlim(0.0, hi)
+        _draw_events(ax, None, sorted(marks), True)
+        for line in ax.get_lines():
+            if line.get_gid() == "event:phase":
+                line.set_gid(line_gid)
+                line.set_linestyle((0, (1, 2)))
+        if not log:
+            _floor_at_zero([ax])
+        _headroom([ax])
+        _big_ticks(ax)
+        ax.set_xlabel("epoch" if x == "epoch" else "optimizer step")
+        ax.set_ylabel("learning rate")
+        beside = _legend(fig, handles)
+        ax.set_title(
+            _wrap(title or reference.title or reference.name, w - beside - 0.9, 10), fontsize=10
+        )
     return fig
 
 

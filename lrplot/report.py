@@ -204,6 +204,168 @@ def check_report(command: str, diagnostics: Sequence[Any]) -> RenderableType:
     return Group(head, *lines)
 
 
+def resume_report(done: Any) -> RenderableType:
+    """Report ``lrplot check --resume-at``: each way of resuming, then the diagnostics.
+
+    The way the script resumes comes first (``✓`` or ``⚠`` with a fix); the other ways
+    follow as ``ℹ`` lines (what would happen), and ways that do not apply as ``–``.
+
+    Args:
+        done: a ``lrplot.resume.ResumeCheck``.
+    """
+    points = ", ".join(map(str, done.points))
+    head = Text.assemble(("checked ", "dim"), (done.command, "bold"))
+    after = _n(done.points[0], "step") if len(done.points) == 1 else f"{points} steps"
+    how = f"resumed after {after} from a checkpoint written by torch.save and read by torch.load"
+    if done.epochs is not None:
+        how += f", with a run length of {_n(done.epochs, 'epoch')}"
+        if done.changes:
+            how += " (" + ", ".join(map(str, done.changes)) + ")"
+    parts: list[RenderableType] = [head, _Hanging(Text(""), Text(how, "dim"), 2)]
+    if done.written:
+        parts.append(Text.assemble(("wrote ", "green"), (", ".join(done.written), "bold")))
+    parts.extend(Text(f"note: {note}", "dim") for note in done.notes)
+    mine = [f for f in done.findings if f.selected]
+    others = [f for f in done.findings if not f.selected]
+    for f in mine:
+        parts += _finding_lines(f, "✓ " if f.status == "match" else "⚠ ", mine=True)
+    if others:
+        parts.append(Text(f"other ways to resume (your script: {done.style}):", "dim"))
+        for f in others:
+            mark = {"match": "✓ ", "differs": "ℹ ", "skipped": "– "}[f.status]
+            parts += _finding_lines(f, mark, mine=False)
+    if done.diagnostics:
+        parts += _diagnostic_lines(done.diagnostics)
+    verdict = (
+        Text("✗ the schedule does not survive this resume", "bold red")
+        if done.failed
+        else Text("✓ the schedule survives the resume", "green")
+    )
+    parts.append(verdict)
+    return Group(*parts)
+
+
+def _finding_lines(f: Any, mark: str, *, mine: bool) -> list[RenderableType]:
+    style = {"✓ ": "green", "⚠ ": "yellow", "ℹ ": "cyan", "– ": "dim"}[mark]
+    head = Text(mark, style)
+    body = Text.assemble((f"{f.style} at step {f.at}: ", "bold" if mine else ""), f.message)
+    lines: list[RenderableType] = [_Hanging(head, body, 2)]
+    if f.cause:
+        lines.append(_Hanging(Text("  cause: ", "dim"), Text(f.cause, "dim"), 9))
+    for note in f.notes:
+        if not note.startswith(("built with", "moved as")):
+            lines.append(_Hanging(Text("  note: ", "dim"), Text(note, "dim"), 8))
+    if f.fix and mine:
+        lines.append(_Hanging(Text("  fix: ", "dim"), Text(f.fix, "dim"), 7))
+    return lines
+
+
+def verify_view(
+    done: Any, *, table: bool = False, every: int | None = None
+) -> list[RenderableType]:
+    """Report ``lrplot verify``: what was read, the verdict, its explanation, the checks.
+
+    Args:
+        done: a ``lrplot.verify.Verification``.
+        table: also show a table of the paired values (about 40 rows; the first
+            divergence and its neighbours always).
+        every: with ``table``, show every K-th paired value.
+    """
+    log = done.log
+    parts: list[RenderableType] = []
+    if table:
+        parts.append(verify_table(done, every=every))
+    parts.append(Text.assemble(("verified ", "dim"), (done.command, "bold")))
+    read = f"{log.path}: {log.source}, {_n(len(log.steps), 'value')}; {log.pairing}"
+    read += f"; written by {log.writer}" if log.writer else ""
+    parts.append(_Hanging(Text(""), Text(f"against {read}", "dim"), 2))
+    if done.written:
+        names = ["CSV to stdout" if o == "-" else str(o) for o in done.written]
+        parts.append(Text.assemble(("wrote ", "green"), (", ".join(names), "bold")))
+    parts.extend(Text(f"note: {note}", "dim") for note in [*done.plan.notes, *done.notes])
+    e = done.explanation
+    if done.ok:
+        parts.append(
+            _Hanging(
+                Text("✓ ", "green"), Text(f"the run followed the plan: {e.message}", "green"), 2
+            )
+        )
+    else:
+        first = done.first
+        where = f"step {done.first_step}"
+        if first is not None:
+            got, want = _apart(float(done.logged[first]), float(done.planned[first]))
+            where += f" ({got} logged, {want} planned)"
+        parts.append(
+            _Hanging(
+                Text("✗ ", "bold red"),
+                Text(
+                    f"the run left the plan at {where}; largest relative error "
+                    f"{done.max_rel:.3g} (--rtol {done.rtol:g})",
+                    "bold red",
+                ),
+                2,
+            )
+        )
+        kind = e.kind + ("" if e.exact else ", approximately")
+        parts.append(_Hanging(Text("  "), Text.assemble((f"{kind}: ", "yellow"), e.message), 4))
+        if not done.written:
+            parts.append(Text("  add -o verify.png to see both curves", "dim"))
+    parts += _diagnostic_lines(done.diagnostics)
+    return parts
+
+
+def _apart(a: float, b: float) -> tuple[str, str]:
+    """Format two numbers with the fewest digits (4 or more) that tell them apart.
+
+    Example:
+        >>> _apart(0.1, 0.09999997)
+        ('0.1', '0.09999997')
+    """
+    for digits in range(4, 17):
+        x, y = f"{a:.{digits}g}", f"{b:.{digits}g}"
+        if x != y or a == b:
+            return x, y
+    return f"{a!r}", f"{b!r}"
+
+
+def verify_table(done: Any, *, every: int | None = None, max_rows: int = 40) -> Table:
+    """Return a table of the paired values: step, logged step, planned, logged, error.
+
+    Example:
+        >>> import numpy as np
+        >>> from types import SimpleNamespace as NS
+        >>> v = NS(rows=np.arange(3), planned=np.ones(3), logged=np.array([1, 1, 2.0]),
+        ...        errors=np.array([0, 0, 1.0]), rtol=1e-5, first=2, log=NS(base=1))
+        >>> verify_table(v).row_count
+        3
+    """
+    n = len(done.rows)
+    step = every or max(1, math.ceil(n / max(1, max_rows - 4)))
+    picked = set(range(0, n, step)) | ({n - 1} if n else set())
+    if done.first is not None:
+        picked |= {i for i in (done.first - 1, done.first, done.first + 1) if 0 <= i < n}
+    rows = sorted(picked)
+    caption = f"all {n} logged values" if len(rows) == n else f"{len(rows)} of {n} logged values"
+    out = Table(caption=caption, caption_justify="right", min_width=len(caption) + 2)
+    base = done.log.base
+    names = ["step", *(["logged step"] if base else []), "planned", "logged", "rel. error"]
+    for name in names:
+        out.add_column(name, justify="right", style="cyan" if name == "logged" else None)
+    out.add_column("")
+    for i in rows:
+        bad = done.errors[i] > done.rtol
+        out.add_row(
+            str(int(done.rows[i])),
+            *([str(int(done.rows[i]) + base)] if base else []),
+            _fmt6(float(done.planned[i])),
+            _fmt6(float(done.logged[i])),
+            f"{float(done.errors[i]):.2g}",
+            Text("✗", "red") if bad else Text(""),
+        )
+    return out
+
+
 def _nice(x: float) -> int:
     """Return the smallest 'round' integer stride >= x (1, 2, 3, 4, 5, 6, 8, 10, 15...)."""
     if x <= 1:
@@ -624,6 +786,23 @@ def error_lines(message: str, hint: str | None = None) -> RenderableType:
 def interrupted() -> RenderableType:
     """Return the message printed when a run is interrupted."""
     return Text.assemble(("interrupted", "bold red"), ": no partial file was left behind")
+
+
+def explore_banner(url: str, opened: bool, max_steps: int) -> RenderableType:
+    """Return what ``lrplot explore`` prints once it listens."""
+    return Group(
+        Text.assemble(("lrplot explore", "bold"), " is serving ", (url, "bold cyan")),
+        Text(
+            ("opened it in your browser; " if opened else "open it in a browser; ")
+            + f"runs of up to {max_steps:,} steps (--max-steps). Ctrl-C stops it.",
+            "dim",
+        ),
+    )
+
+
+def explore_stopped() -> RenderableType:
+    """Return the line printed when the explorer stops."""
+    return Text("explorer stopped", "dim")
 
 
 def progress_bar(out: Any) -> Any:

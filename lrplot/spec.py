@@ -234,7 +234,7 @@ class ScheduleSpec:
         """Return True when the run length is the user's (``--epochs``), not lrplot's guess."""
         source = self.length_from
         return self.epochs is not None and (
-            source in (None, GIVEN) or source.startswith(("--train-steps", FROM_CONFIG))
+            source in (None, GIVEN, RETURNED) or source.startswith(("--train-steps", FROM_CONFIG))
         )
 
     def to_spec_string(self) -> str:
@@ -862,6 +862,9 @@ def horizon(spec: ScheduleSpec) -> int | None:
 GIVEN = "--epochs"
 #: the start of ``length_from`` of a run whose length a training config gave.
 FROM_CONFIG = "from "
+#: ``length_from`` of a run as long as the factory said the training runs (timm's
+#: ``create_scheduler_v2`` returns ``num_epochs``, which its train script uses as is).
+RETURNED = "num_epochs"
 #: ``length_from`` of a run of ``DEFAULT_EPOCHS`` because nothing said how long it is.
 DEFAULT = "default"
 #: ``length_from`` of a ReduceLROnPlateau run as long as the metric data.

@@ -126,7 +126,7 @@ def test_every_scheduler_command_has_help_with_example(info):
 
 
 def test_every_command_docstring_has_example():
-    for command in (cli.list_schedulers, cli.compare, cli.gallery):
+    for command in (cli.list_schedulers, cli.compare, cli.gallery, cli.explore_default):
         assert "Example:" in (command.__doc__ or "")
 
 

@@ -378,8 +378,16 @@ def test_check_usage_errors_exit_2():
     result = invoke("check", "cosin", "--T_max", "5")
     assert_clean(result, 2)
     assert "did you mean cosine" in result.output
-    result = invoke("check", "cosine", "--T_max", "5", "-o", "x.png")
+    result = invoke("check", "cosine", "--T_max", "5", "--term")
     assert_clean(result, 2)
+
+
+def test_check_writes_what_o_names(tmp_path):
+    out = tmp_path / "x.csv"
+    result = invoke("check", "cosine", "--T_max", "5", "--epochs", "5", "-o", str(out))
+    assert_clean(result, 0)
+    assert out.read_text().splitlines()[:2] == ["step,epoch,lr", "0,0.0,0.1"]
+    assert "wrote" in result.output and "no problems" in result.output
 
 
 # ------------------------------------------------------------------ term, annotate

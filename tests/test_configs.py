@@ -190,3 +190,27 @@ def test_json_overrides_are_typed(tmp_path):
         overrides={"dataset_size": "14", "batch_size": "2", "step_per": "iter", "frequency": "2"},
     )
     assert (found.spec.steps_per_epoch, found.spec.frequency) == (4, 2)
+
+
+_LIGHTNING_PLAN = """\
+trainer: {max_epochs: 2}
+data: {batch_size: 2}
+optimizer: {class_path: torch.optim.SGD, init_args: {lr: 0.1}}
+lr_scheduler:
+  class_path: torch.optim.lr_scheduler.CosineAnnealingLR
+  init_args: {T_max: 16}
+"""
+
+
+@pytest.mark.parametrize(("case", "code", "words"), [("ok", 0, "agree"), ("bug_epoch", 1, "epoch")])
+def test_verify_takes_a_training_config_as_the_plan(tmp_path, case, code, words):
+    """The Lightning run of tests/data/logs (16 samples in batches of 2, cosine over its 16
+    steps, interval step) against the plan its config makes, with --step-per iter for its
+    configure_optimizers."""
+    config = tmp_path / "plan.yaml"
+    config.write_text(_LIGHTNING_PLAN)
+    log = ROOT / "tests" / "data" / "logs" / "lightning" / case / "metrics.csv"
+    args = ["verify", str(config), "--log", str(log), "--dataset-size", "16", "--step-per", "iter"]
+    result = runner.invoke(cli.app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == code, result.output
+    assert words in result.output.lower()

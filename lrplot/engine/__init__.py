@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import sys
 import warnings
@@ -30,10 +31,12 @@ import numpy as np
 
 from lrplot.engine.protocols import Loop, Protocol, TorchProtocol, WarmupThenProtocol, protocol_for
 from lrplot.errors import ExpressionError, LrplotError, SimulationError, UsageError
+from lrplot.expr import Expression
 from lrplot.metric import metric_length, metric_name, metric_source, metric_values
+from lrplot.plugins import scheduler_info
 from lrplot.registry import is_sequence_annotation
 from lrplot.schedule import Event, Schedule
-from lrplot.spec import ScheduleSpec, coerce_spec
+from lrplot.spec import RETURNED, ScheduleSpec, coerce_spec
 
 Progress = Callable[[int, int], None]
 _CHUNK = 1 << 15
@@ -171,7 +174,7 @@ def resolve(spec: ScheduleSpec) -> ScheduleSpec:
     if protocol.run_epochs is None:
         return resolved
     epochs = max(1, protocol.run_epochs)
-    return replace(spec, epochs=epochs, length_from="num_epochs").resolved()
+    return replace(spec, epochs=epochs, length_from=RETURNED).resolved()
 
 
 def _count(n: int, word: str) -> str:
@@ -253,6 +256,21 @@ def _dynamo_import_deferred(cls: type) -> Iterator[None]:
                 delattr(inner, "__dynamo_disable")
 
 
+def scheduler_doc(scheduler: str) -> str:
+    """Return the docstring of a scheduler's class or factory (its ``Args:`` explain the kwargs).
+
+    Example:
+        >>> "T_max" in scheduler_doc("cosine")
+        True
+    """
+    info = scheduler_info(scheduler)
+    if info.builtin:
+        from torch.optim import lr_scheduler
+
+        return inspect.getdoc(getattr(lr_scheduler, info.cls)) or ""
+    return inspect.getdoc(info.obj) or ""
+
+
 def build_optimizer(spec: ScheduleSpec) -> Any:
     """Return a fresh real torch optimizer with one param group per ``spec.lr``.
 
@@ -304,8 +322,15 @@ def build_scheduler(spec: ScheduleSpec, optimizer: Any) -> Any:
     return build_protocol(spec, optimizer).scheduler
 
 
-def build_protocol(spec: ScheduleSpec, optimizer: Any) -> Protocol:
+def build_protocol(
+    spec: ScheduleSpec, optimizer: Any, *, extra: dict[str, Any] | None = None
+) -> Protocol:
     """Build the scheduler for a resolved spec and return the protocol that steps it.
+
+    Args:
+        spec: a resolved spec.
+        optimizer: the optimizer the scheduler drives.
+        extra: kwargs for the outermost constructor only (a resume's ``last_epoch``).
 
     Raises:
         UsageError: the kwargs were rejected, or the object is no scheduler lrplot can
@@ -313,9 +338,9 @@ def build_protocol(spec: ScheduleSpec, optimizer: Any) -> Protocol:
     """
     loop = _loop(spec)
     if spec.warmup:
-        protocol = _build_warmed(spec, optimizer, loop)
+        protocol = _build_warmed(spec, optimizer, loop, extra)
     else:
-        protocol = _build_one(spec, optimizer, loop)
+        protocol = _build_one(spec, optimizer, loop, extra)
     protocol.setup(loop)
     return protocol
 
@@ -326,8 +351,14 @@ def _loop(spec: ScheduleSpec) -> Loop:
     return Loop(batches, step_batches, spec.grad_accum, spec.frequency, spec.fractional_epoch)
 
 
-def _build_warmed(spec: ScheduleSpec, optimizer: Any, loop: Loop) -> Protocol:
-    """Build a scheduler with ``--warmup``: SequentialLR, or a per-iteration warmup first."""
+def _build_warmed(
+    spec: ScheduleSpec, optimizer: Any, loop: Loop, extra: dict[str, Any] | None
+) -> Protocol:
+    """Build a scheduler with ``--warmup``: SequentialLR, or a per-iteration warmup first.
+
+    ``extra`` goes to the outermost constructor: SequentialLR, or the main scheduler of a
+    per-iteration warmup.
+    """
     from torch.optim import lr_scheduler
 
     what = f"--warmup {spec.warmup}"
@@ -343,7 +374,7 @@ def _build_warmed(spec: ScheduleSpec, optimizer: Any, loop: Loop) -> Protocol:
         )
 
     warm = None if spec.mixed_warmup else warmup()
-    built = _build_one(spec, optimizer, loop)
+    built = _build_one(spec, optimizer, loop, extra if spec.mixed_warmup else None)
     if not isinstance(built, TorchProtocol) or built.metric:
         raise UsageError(
             f"--warmup wraps torch schedulers in SequentialLR; {spec.info.cls} built a "
@@ -354,11 +385,30 @@ def _build_warmed(spec: ScheduleSpec, optimizer: Any, loop: Loop) -> Protocol:
     main = built.scheduler
     if spec.mixed_warmup:  # built after the main scheduler: it scales the lr main set
         return WarmupThenProtocol(main, warmup(), spec.warmup)
-    wrapped = _call_torch(what, lr_scheduler.SequentialLR, optimizer, [warm, main], [spec.warmup])
+    wrapped = _call_torch(
+        what, lr_scheduler.SequentialLR, optimizer, [warm, main], [spec.warmup], **(extra or {})
+    )
     return TorchProtocol(wrapped, spec.step_per or "epoch")
 
 
-def _build_one(spec: ScheduleSpec, optimizer: Any, loop: Loop) -> Protocol:
+def scheduler_factory(spec: ScheduleSpec) -> Callable[..., Any]:
+    """Return the class or function that builds the spec's outermost scheduler.
+
+    Example:
+        >>> scheduler_factory(coerce_spec("cosine:T_max=5", warmup=2)).__name__
+        'SequentialLR'
+    """
+    from torch.optim import lr_scheduler
+
+    if spec.warmup and not spec.mixed_warmup:
+        return lr_scheduler.SequentialLR  # type: ignore[no-any-return]
+    info = spec.info
+    return getattr(lr_scheduler, info.cls) if info.builtin else info.obj  # type: ignore[no-any-return]
+
+
+def _build_one(
+    spec: ScheduleSpec, optimizer: Any, loop: Loop, extra: dict[str, Any] | None = None
+) -> Protocol:
     from torch.optim import lr_scheduler
 
     info = spec.info
@@ -371,7 +421,8 @@ def _build_one(spec: ScheduleSpec, optimizer: Any, loop: Loop) -> Protocol:
     for key, value in spec.kwargs.items():
         kw = info.kwarg(key)
         if key == "lr_lambda":
-            value = value[0] if len(value) == 1 else list(value)
+            value = [_function(fn) for fn in value]
+            value = value[0] if len(value) == 1 else value
         elif kw is not None and kw.kind == "specs":
             subs = chained or [_build_one(sub, optimizer, loop) for sub in value]
             value = [b.scheduler for b in subs]
@@ -382,6 +433,7 @@ def _build_one(spec: ScheduleSpec, optimizer: Any, loop: Loop) -> Protocol:
                     )
                 value = value[0]
         kwargs[key] = value
+    kwargs.update(extra or {})
     factory = getattr(lr_scheduler, info.cls) if info.builtin else info.obj
     who = "torch" if info.builtin else spec.scheduler
     for key, method, _ in info.traits.builders:  # e.g. mmengine's convert_to_iter_based
@@ -415,6 +467,22 @@ def _framework_list(spec: ScheduleSpec, built: list[Protocol]) -> Protocol:
             key="schedulers",
         )
     return found
+
+
+def _function(fn: Any) -> Any:
+    """Return an expression as the plain function a training script would pass.
+
+    torch's ``LambdaLR.state_dict()`` leaves functions out and keeps the ``__dict__`` of
+    callable objects; an ``lr_lambda`` typed as an expression stands for a script's
+    ``lambda epoch: ...``, so it is handed over as one.
+    """
+    if not isinstance(fn, Expression):
+        return fn
+
+    def lr_lambda(epoch: int) -> float:
+        return fn(epoch)
+
+    return lr_lambda
 
 
 def _protocol(spec: ScheduleSpec, made: Any) -> Protocol:
@@ -703,5 +771,7 @@ __all__ = [
     "build_scheduler",
     "protocol_for",
     "resolve",
+    "scheduler_doc",
+    "scheduler_factory",
     "simulate",
 ]

@@ -196,6 +196,14 @@ class Protocol:
         """Load a state returned by ``state_dict``."""
         self.scheduler.load_state_dict(state)
 
+    def fast_forward(self, steps: int, epochs: int) -> bool:
+        """Move a fresh scheduler to ``steps`` optimizer steps (``epochs`` whole epochs) done.
+
+        This is how the framework's own script resumes without the scheduler's state;
+        False when it has no such call (a ``last_epoch`` kwarg, or nothing, does it).
+        """
+        return False
+
 
 class TorchProtocol(Protocol):
     """torch schedulers: ``step()`` (``step(metric)`` for plateau) per epoch or iteration.
@@ -349,6 +357,14 @@ class TimmProtocol(Protocol):
     def after_epoch(self, epoch: int, metric: float | None) -> None:
         """Call ``step(epoch + 1, metric)``."""
         self.scheduler.step(epoch + 1, metric if self.metric else None)
+
+    def fast_forward(self, steps: int, epochs: int) -> bool:
+        """Resume as train.py does: ``step_update(steps)`` or ``step(start_epoch)``."""
+        if self.step_per == "iter":
+            self.scheduler.step_update(num_updates=steps)
+        elif epochs > 0:
+            self.scheduler.step(epochs)
+        return True
 
     def horizon(self, steps_per_epoch: int) -> int | None:
         """Return ``num_epochs`` (create_scheduler_v2) or ``get_cycle_length()``, in steps."""

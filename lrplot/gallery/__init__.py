@@ -11,7 +11,8 @@ starting with a dot, unique ignoring case) to one of three kinds of entry::
       step_per: epoch            # epoch | iter (default: iter for cyclic/onecycle)
       optimizer: sgd             # sgd | adam | adamw
       warmup: 0                  # and warmup_start_factor
-      formats: [png, svg]        # png svg pdf; a --format other than png,svg overrides it
+      formats: [png, svg]        # png svg pdf html (interactive pages sharing one script);
+                                 # a --format other than png,svg overrides it
       log: false                 # log lr axis (unset: log when the run sits decades below its peak)
       x: epoch                   # epoch | step
       momentum: false            # add the momentum/beta1 panel
@@ -79,6 +80,7 @@ from lrplot.gallery.site import (
     finish,
     publish,
 )
+from lrplot.html import LIBRARY_FILE
 
 __all__ = [
     "MAX_BYTES",
@@ -240,6 +242,7 @@ def _render(entry: Entry, formats: tuple[str, ...], out: str) -> EntryResult:
             [os.path.join(out, f"{entry.name}.{fmt}") for fmt in formats],
             thumbnail=(os.path.join(out, THUMBS, f"{entry.name}.png"), THUMB_PX),
         )
+        request.page_library = LIBRARY_FILE  # written once by site.finish
         done = pipeline.run(request)
         result.diagnostics = [(d.level, d.message, d.fix) for d in done.diagnostics]
     except LrplotError as exc:

@@ -28,7 +28,8 @@ from lrplot.options import DISPLAY, Option, run_options
 MAX_BYTES = 1_000_000
 #: the deepest nesting of mappings and lists accepted.
 MAX_DEPTH = 20
-FORMATS = ("png", "svg", "pdf")
+#: output formats: images, and ``html`` for each entry's interactive page.
+FORMATS = ("png", "svg", "pdf", "html")
 _RESERVED = {"readme", "index", "contact-sheet"}
 _CORE_TAG = "tag:yaml.org,2002:"
 
@@ -376,7 +377,9 @@ def _formats(value: Any) -> Any:
 
 
 def parse_formats(value: str | Iterable[str]) -> tuple[str, ...]:
-    """Return the image formats of ``png,svg`` (or a list), checked and de-duplicated.
+    """Return the formats of ``png,svg`` (or a list), checked and de-duplicated.
+
+    ``html`` adds an interactive page per entry; it needs an image format for the index.
 
     Example:
         >>> parse_formats("SVG, png,svg")
@@ -386,17 +389,17 @@ def parse_formats(value: str | Iterable[str]) -> tuple[str, ...]:
     out: list[str] = []
     for item in items:
         if not isinstance(item, str):
-            raise UsageError(f"formats are png, svg or pdf; got {item!r}")
+            raise UsageError(f"formats are png, svg, pdf or html; got {item!r}")
         name = item.strip().lower().lstrip(".")
         if name not in FORMATS:
             raise UsageError(
                 f"unknown image format {item.strip()!r}",
-                hint=registry.suggest(name, list(FORMATS)) or "use png, svg or pdf",
+                hint=registry.suggest(name, list(FORMATS)) or "use png, svg, pdf or html",
             )
         if name not in out:
             out.append(name)
-    if not out:
-        raise UsageError("no image format given", hint="use e.g. png,svg")
+    if not out or out == ["html"]:
+        raise UsageError("no image format given", hint="use e.g. png,svg or png,html")
     return tuple(out)
 
 

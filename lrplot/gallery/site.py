@@ -19,6 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 from lrplot.errors import OutputError
 from lrplot.gallery.build import Entry, Gallery
 from lrplot.gallery.config import FORMATS
+from lrplot.html import LIBRARY_FILE, library_text
 
 if TYPE_CHECKING:
     from lrplot.gallery import GalleryRun
@@ -227,8 +228,13 @@ def finish(
 ) -> list[str]:
     """Write the contact sheet, README.md and index.html into staging; return all outputs."""
     produced = [f"{e.name}.{fmt}" for e in entries for fmt in formats]
-    thumb = "png" if "png" in formats else formats[0]
-    full = "svg" if "svg" in formats else thumb
+    pictures = [f for f in formats if f != "html"]
+    thumb = "png" if "png" in pictures else pictures[0]
+    full = "html" if "html" in formats else "svg" if "svg" in pictures else thumb
+    if "html" in formats:  # one copy of uPlot and the viewer for every page
+        with open(os.path.join(staging, LIBRARY_FILE), "w", encoding="utf-8", newline="\n") as f:
+            f.write(library_text())
+        produced.append(LIBRARY_FILE)
     if entries:
         from lrplot.render import contact_sheet
 

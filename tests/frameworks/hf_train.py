@@ -65,6 +65,9 @@ def main(config: str, samples: int, out: str) -> None:
         Path(out).write_text(
             json.dumps({"lr": used, "max_steps": trainer.state.max_steps, "world": args.world_size})
         )
+    if torch.distributed.is_initialized():  # leave the process group before exiting
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":
