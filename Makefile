@@ -12,7 +12,7 @@ PIP_ARGS ?=
 VENV_FW ?= .venv-fw
 FW_PY := $(VENV_FW)/bin/python
 FRAMEWORKS := torch torchvision transformers accelerate timm pytorch-ignite mmengine lightning \
-	schedulefree pytorch-warmup
+	jsonargparse[signatures] schedulefree pytorch-warmup
 
 .PHONY: demo test test-frameworks gallery bench clean
 

@@ -11,6 +11,10 @@ lrplot multistep --milestones 30,80 --gamma 0.5 --lr 0.1,0.01 -o multistep.png
 lrplot compare "cosine:T_max=100" "step:step_size=30,gamma=0.5" "onecycle:max_lr=0.1" \
   --epochs 100 -o compare.png
 lrplot cosine --epochs 150 --sweep T_max=50,100,150 -o sweep.png
+lrplot multistep --milestones 30,60 --gamma 0.2 --epochs 90 --dataset-size 50000 --batch-size 256 \
+  --warmup 500 --warmup-step-per iter -o mixed-warmup.png
+lrplot sgdr --T_0 10 --T_mult 2 --epochs 70 --dataset-size 50000 --batch-size 128 \
+  --fractional-epoch -o fractional-epoch.png
 # the README's verify and resume images, from the repository root (as the README runs
 # them); verify exits 1 when it finds what the image shows
 cd ..

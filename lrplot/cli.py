@@ -501,6 +501,7 @@ class SchedulerGroup(TyperGroup):
             return TyperCommand(
                 cmd_name, help=info.summary, short_help=info.summary, rich_help_panel="Schedulers"
             )
+        cmd_name = registry.canonical_name(cmd_name)  # torch.optim.lr_scheduler.StepLR
         if registry.is_plugin(cmd_name) or cmd_name.lower() in registry.BY_NAME:
             try:
                 return _scheduler_command(
@@ -567,13 +568,8 @@ class VerifyGroup(CheckGroup):
         """Return the scheduler's verify command, or one for a SPEC such as cosine:T_max=9."""
         if _is_spec(cmd_name):
             return _spec_command(cmd_name)
-        if cmd_name.lower().endswith((".json", ".yaml", ".yml", ".toml", ".py", ".cfg")):
-            fail(
-                UsageError(
-                    f"{cmd_name}: a training config as the plan is not read by verify yet",
-                    hint="give the plan as a scheduler command line or a SPEC",
-                )
-            )
+        if cmd_name.lower().endswith((".json", ".yaml", ".yml", ".py")):
+            return _config_verify_command(cmd_name)
         return super().get_command(ctx, cmd_name)
 
 
@@ -601,6 +597,55 @@ def _spec_command(text: str) -> Any:
         context_settings={"help_option_names": ["-h", "--help"]},
     )(_command(command, params))
     return typer.main.get_command(single)
+
+
+def _config_verify_command(path: str) -> Any:
+    """Build the verify command of a plan given as a training config (``lrplot from``)."""
+    options = [
+        dataclasses.replace(o, default=None) if o in RUN and o.kind != "bool" else o
+        for o in _verify_options()
+    ]
+    params = _parameters(options) + [p for p in _FROM_ARGS if p.name in ("kind", "allow_import")]
+
+    def command(**values: Any) -> None:
+        with _reported(values.get("debug", False)):
+            request = _config_request(path, values)
+            _verify(request, _verify_values(values))
+
+    single = typer.Typer(add_completion=False, rich_markup_mode="rich")
+    single.command(
+        name=path,
+        cls=LrplotCommand,
+        help=f"Verify what the training config {_markup_safe(path)} plans against a training "
+        f"log (run options win over the file, as in lrplot from).\n\n{_VERIFY_DOC}",
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )(_command(command, params))
+    return typer.main.get_command(single)
+
+
+def _config_request(path: str | Path, values: dict[str, Any]) -> Any:
+    """Return the request of a training config with the command line's options on top."""
+    from lrplot import configs
+
+    given = {
+        o.name: _clean(values[o.name])
+        for o in RUN
+        if o.spec and values.get(o.name) not in (None, False)
+    }
+    request = configs.plan_from_file(
+        path,
+        allow_import=values.get("allow_import", False),
+        overrides=given,
+        kind=values.get("kind"),
+    )
+    display = request.display
+    for o in DISPLAY:
+        value = values.get(o.name)
+        if value is not None and value != o.default and o.name != "x":
+            setattr(display, o.name, value if o.name == "out" else _clean(value))
+    if values.get("x") is not None:
+        display.x = values["x"]
+    return request
 
 
 def _verify_values(values: dict[str, Any]) -> VerifyOptions:
@@ -887,6 +932,10 @@ _COMPARE_ARGS = [
         ],
     ),
 ]
+_FROM_OUT = (
+    "Write .png .svg .pdf .csv .json (repeatable); '-' writes CSV to stdout. Default: "
+    "FILE's name with .png; no file with --term or --table."
+)
 _CHECK_OUT = (
     "Write the plot (.png .svg .pdf; with --resume-at, the uninterrupted and the resumed "
     "runs) or the data (.csv .json). Default: no file."
@@ -904,6 +953,100 @@ app.command("compare", cls=LrplotCommand, rich_help_panel="Commands")(
                 dataclasses.replace(o, help=_COMPARE_OUT) if o.name == "out" else o
                 for o in RUN + DISPLAY
                 if o.name != "sweep"
+            ]
+        ),
+    )
+)
+
+
+def from_config(**values: Any) -> None:
+    """Draw and check the schedule a training config builds, as its framework builds it.
+
+    Run options win over the file; most configs need --dataset-size (they do not say it).
+
+    Example: [bold]lrplot from args.json --dataset-size 50000 --world-size 8[/]
+    """
+    from lrplot import report
+
+    with _reported(values["debug"]):
+        request = _config_request(values["config"], values)
+        if not values["check"]:
+            _present(request)
+            return
+        from lrplot import pipeline
+
+        request.check = True
+        out = report.console()
+        result = pipeline.run(request, progress=report.progress_bar(out), write=False)
+        out.print(report.notes_view(request.notes))
+        out.print(report.check_report(request.specs[0].to_command(), result.diagnostics))
+    if result.warnings:
+        raise typer.Exit(1)
+
+
+_FROM_ARGS = [
+    inspect.Parameter(
+        "config",
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        annotation=Annotated[
+            Path,
+            typer.Argument(
+                metavar="FILE",
+                help="TrainingArguments JSON/YAML, LightningCLI YAML, mmengine config (.py needs "
+                "--allow-import), DeepSpeed ds_config.json or timm args.yaml.",
+            ),
+        ],
+    ),
+    inspect.Parameter(
+        "kind",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[
+            str | None,
+            typer.Option(
+                "--kind",
+                metavar="NAME",
+                help="The config's framework when its keys do not tell: hf, lightning, "
+                "mmengine, deepspeed or timm.",
+            ),
+        ],
+    ),
+    inspect.Parameter(
+        "allow_import",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=False,
+        annotation=Annotated[
+            bool,
+            typer.Option(
+                "--allow-import",
+                help="Let the config run code: a .py config, _base_ files, a scheduler class "
+                "outside torch.",
+            ),
+        ],
+    ),
+    inspect.Parameter(
+        "check",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=False,
+        annotation=Annotated[
+            bool,
+            typer.Option("--check", help="Run only the diagnostics; exit 1 if any warning fires."),
+        ],
+    ),
+]
+app.command("from", cls=LrplotCommand, rich_help_panel="Commands")(
+    _command(
+        from_config,
+        _FROM_ARGS
+        + _parameters(
+            [dataclasses.replace(o, default=None) if o.kind != "bool" else o for o in RUN if o.spec]
+            + [
+                dataclasses.replace(o, default=None)
+                if o.name == "x"
+                else dataclasses.replace(o, help=_FROM_OUT)
+                if o.name == "out"
+                else o
+                for o in DISPLAY
             ]
         ),
     )

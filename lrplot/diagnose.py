@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
 
+from lrplot.geometry import count as count_steps
 from lrplot.registry import ints as _ints
 from lrplot.schedule import Schedule
 from lrplot.spec import DEFAULT, METRIC, ScheduleSpec
@@ -636,6 +637,306 @@ def _run_length_assumed(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> It
     yield Diagnostic("run-length-assumed", "warning", message, fix)
 
 
+# --------------------------------------------------------------------------- frameworks
+# The pitfalls between a training config and the optimizer steps (issue 12): how many
+# optimizer steps the run really has, how the framework warms up and steps.
+
+
+def _decay_horizon(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> tuple[str, int] | None:
+    """Return ``(what, optimizer steps)`` where the schedule's decay ends, if it says."""
+    if schedule.horizon is not None:
+        keys = [k for _, k, _, kind in _horizons(spec) if kind == "decay"]
+        return (keys[0] if keys else f"{spec.info.cls}'s schedule"), schedule.horizon
+    for owner, key, values, kind in _horizons(spec):
+        if kind == "decay" and values and owner is spec:
+            return f"{key}={max(values)}", max(values) * run.unit
+    return None
+
+
+@_check(
+    "schedule-vs-geometry",
+    "A horizon sized in steps that matches the run counted without gradient accumulation or "
+    "without the world size (or counted twice): the schedule is stretched (it never finishes) "
+    "or compressed (it ends early) by that factor.",
+)
+def _schedule_vs_geometry(
+    spec: ScheduleSpec, schedule: Schedule, run: _Run
+) -> Iterator[Diagnostic]:
+    """Yield a warning when a per-step horizon fits a wrongly counted run."""
+    found = _geometry_mismatch(spec, schedule, run)
+    if found is not None:
+        yield found
+
+
+def _geometry_mismatch(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Diagnostic | None:
+    counted, geometry = spec.counted(), spec.geometry
+    found = _decay_horizon(spec, schedule, run)
+    if counted is None or geometry is None or found is None or run.per_epoch:
+        return None
+    what, h = found
+    total = schedule.planned_steps or schedule.n
+    epochs, accum, world = run.epochs, geometry.grad_accum, geometry.world_size
+    if abs(h - total) <= epochs:
+        return None
+    single = count_steps(counted.trainer, replace(geometry, world_size=1))
+    wrong: list[tuple[int, str, int]] = []
+    if accum > 1:
+        wrong.append((counted.batches * epochs, f"without gradient accumulation A={accum}", accum))
+    if world > 1:
+        wrong.append((single.steps * epochs, f"for one process, not {world}", world))
+    if accum > 1 and world > 1:
+        both = count_steps(counted.trainer, replace(geometry, world_size=1, grad_accum=1))
+        wrong.append((both.batches * epochs, "without accumulation and world size", accum * world))
+    for factor in {k for _, _, k in wrong}:
+        wrong.append((total // factor, f"divided by {factor} twice", -factor))
+    for target, how, factor in wrong:
+        if abs(h - target) <= max(epochs, target // 50):
+            if factor > 0:
+                effect = f"stretched ×{factor}: only {_pct(total / h)} of it runs"
+            else:
+                effect = f"compressed ×{-factor}: it ends at step {h} of {total}"
+            return Diagnostic(
+                "schedule-vs-geometry",
+                "warning",
+                f"{what} is the run counted {how} ({target} steps), but the optimizer steps "
+                f"{total} times: the schedule is {effect}",
+                f"size it to {total} optimizer steps ({counted.steps} per epoch × {epochs} epochs)",
+            )
+    return None
+
+
+@_check(
+    "warmup-vs-run",
+    "A framework's warmup (num_warmup_steps, warmup_num_steps, warmup_t, warmup_epochs) at "
+    "least as long as the run: the main schedule never starts.",
+)
+def _warmup_vs_run(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Iterator[Diagnostic]:
+    """Yield a warning for a warmup kwarg at least as long as the run, or rounded away."""
+    for key in spec.traits.warmup_kwargs:
+        value = _int(spec.get(key))
+        unit = spec.traits.unit(key) or "steps"
+        length = run.epochs if unit == "epochs" else run.n
+        shown = _n(length, "epoch") if unit == "epochs" else run.length(run.n)
+        if value is not None and value >= length > 0:
+            yield Diagnostic(
+                "warmup-vs-run",
+                "warning",
+                f"{key}={value} is at least the run ({shown}): the warmup never ends",
+                f"use a warmup of a few percent of the run (e.g. {key}={max(1, length // 20)}, "
+                f"in {unit})",
+            )
+
+
+@_check(
+    "first-steps-at-zero",
+    "The first optimizer steps run at lr 0 (a warmup from 0; DeepSpeed's iterations -1 and 0): "
+    "they update nothing (info for one step, a warning for more).",
+)
+def _first_steps_at_zero(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Iterator[Diagnostic]:
+    """Yield a diagnostic when the run starts with steps at lr 0."""
+    if schedule.n < 2:
+        return
+    zero = np.all(schedule.lr == 0, axis=1)
+    k = int(np.argmin(zero)) if not zero.all() else schedule.n
+    if k == 0:
+        return
+    fix = "a warmup from above 0 (e.g. 1% of the peak lr) makes every step count"
+    if spec.traits.family == "DeepSpeed":
+        fix = "DeepSpeed sets the warmup's floor at steps 0 and 1: raise warmup_min_lr above 0"
+    what = "the first optimizer step runs" if k == 1 else f"the first {k} optimizer steps run"
+    yield Diagnostic(
+        "first-steps-at-zero",
+        "info" if k == 1 else "warning",
+        f"{what} at lr 0 ({'it updates' if k == 1 else 'they update'} nothing)",
+        fix,
+    )
+
+
+@_check(
+    "decay-unfinished",
+    "The run ends before the decay does (a decay horizon at least 10% longer than the run): "
+    "the final lr stays well above the schedule's floor.",
+)
+def _decay_unfinished(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Iterator[Diagnostic]:
+    """Yield a warning when a torch decay horizon is 10% or more past the run's end."""
+    if schedule.horizon is not None or spec.traits.cyclic or schedule.stopped:
+        return  # a framework's own horizon: run-vs-horizon judges it
+    if not spec.length_given or schedule.metric is not None:
+        return
+    found = _decay_horizon(spec, schedule, run)
+    if found is None:
+        return
+    what, h = found
+    n = schedule.n
+    if h < 1.1 * n or (run.per_epoch and h >= _FAR * max(1, run.main) * run.unit):
+        return  # horizon-unit-mismatch says it when it is far longer
+    if _geometry_mismatch(spec, schedule, run) is not None:
+        return  # schedule-vs-geometry names the cause
+    peak = float(schedule.lr[:, 0].max())
+    final = float(schedule.lr[-1, 0])
+    key = what.split("=")[0]
+    yield Diagnostic(
+        "decay-unfinished",
+        "warning",
+        f"{what} but the run is {run.length(run.n)}: the decay is {_pct(n / h)} done and the "
+        f"final lr {_num(final)} is {_pct(final / peak) if peak else '?'} of the peak",
+        f"size it to the run ({key}={run.main}), or train "
+        f"{run.length(math.ceil(h / run.unit) + run.warmup)}",
+    )
+
+
+@_check(
+    "frequency-skips",
+    "Lightning's lr_scheduler frequency, counted on the batch index within each epoch: larger "
+    "than an epoch it never steps; not a multiple of the accumulation it skips steps.",
+)
+def _frequency_skips(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Iterator[Diagnostic]:
+    """Yield a warning when Lightning's frequency counter never or seldom fires."""
+    k = spec.frequency
+    if k <= 1:
+        return
+    if run.per_epoch:
+        if k > run.epochs:
+            yield Diagnostic(
+                "frequency-skips",
+                "warning",
+                f"frequency={k} epochs but the run is {run.length(run.epochs)}: the scheduler "
+                "never steps",
+                f"use frequency {max(1, run.epochs // 4)} or less",
+            )
+        return
+    batches, step_batches = spec.loop()
+    due = batches // k
+    stepped = sum(1 for b in step_batches if (b + 1) % k == 0)
+    if stepped == 0:
+        yield Diagnostic(
+            "frequency-skips",
+            "warning",
+            f"frequency={k} but an epoch has {batches} batch{'es' * (batches != 1)}: "
+            "Lightning counts the batch index within each epoch, so the scheduler never steps",
+            f"use frequency {max(1, batches // 2)} or less (or --step-per epoch)",
+        )
+    elif stepped < due:
+        yield Diagnostic(
+            "frequency-skips",
+            "warning",
+            f"frequency={k} with {spec.grad_accum} batches per optimizer step: only {stepped} "
+            f"of the {due} due scheduler steps per epoch happen (the others fall on batches "
+            "that do not step the optimizer)",
+            f"use a multiple of the accumulation, e.g. frequency {k * spec.grad_accum}",
+        )
+
+
+@_check(
+    "warmup-shape",
+    "DeepSpeed's warmups are logarithmic unless warmup_type says linear: the lr jumps up "
+    "in the first steps.",
+)
+def _warmup_shape(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Iterator[Diagnostic]:
+    """Yield a warning when a warmup's shape is a framework default most people do not expect."""
+    shape = spec.traits.warmup_shape
+    if shape is None or shape[0] in spec.kwargs or spec.info.kwarg(shape[0]) is None:
+        return
+    key, default = shape
+    warm = max(2, _int(spec.get(spec.traits.warmup_kwargs[0])) or 0)
+    tenth = min(schedule.n - 1, max(1, warm // 10) + 1)
+    peak = float(schedule.lr[:, 0].max()) or 1.0
+    yield Diagnostic(
+        "warmup-shape",
+        "warning",
+        f"the warmup is {default}-shaped ({key} defaults to {default!r}): after a tenth of "
+        f"its {warm} steps the lr is already {_pct(float(schedule.lr[tenth, 0]) / peak)} of "
+        "the peak",
+        f"set {key} to 'linear' for a linear warmup (or to {default!r} to keep it)",
+    )
+
+
+@_check(
+    "peak-overrides-lr",
+    "A scheduler kwarg sets the peak lr instead of the optimizer's (DeepSpeed's warmup_max_lr, "
+    "0.001 by default in WarmupDecayLR): the lr you gave the optimizer is never used.",
+)
+def _peak_overrides_lr(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Iterator[Diagnostic]:
+    """Yield a warning when the schedule's own peak kwarg differs from the optimizer's lr."""
+    peak = spec.traits.peak_kwarg
+    if peak is None:
+        return
+    key, default = peak
+    value = spec.kwargs.get(key, default)
+    if value is None or all(math.isclose(value, lr, rel_tol=1e-9) for lr in spec.lr):
+        return
+    given = key in spec.kwargs
+    yield Diagnostic(
+        "peak-overrides-lr",
+        "warning",
+        f"{key}={_num(value)}{'' if given else ' (its default)'} replaces the optimizer's lr "
+        f"{_num(spec.lr[0])}: the schedule peaks at {_num(value)}",
+        f'set {key} to {_num(spec.lr[0])} (HF\'s Trainer: "auto")',
+    )
+
+
+def _epoch_stepped(spec: ScheduleSpec) -> list[ScheduleSpec]:
+    """Return the schedulers (``spec`` or its subs) stepped once per epoch."""
+    if spec.traits.composite and spec.subs:
+        return [s for s in spec.subs if s.traits.default_step_per(s) == "epoch"]
+    return [spec] if spec.step_per == "epoch" and not spec.fractional_epoch else []
+
+
+@_check(
+    "epoch-scheduler-never-steps",
+    "A scheduler stepped once per epoch in a run of one epoch (mmengine's iteration-based loop "
+    "runs one): it never changes the lr.",
+)
+def _epoch_scheduler_never_steps(
+    spec: ScheduleSpec, schedule: Schedule, run: _Run
+) -> Iterator[Diagnostic]:
+    """Yield a warning for per-epoch schedulers in a single-epoch run of several steps."""
+    if run.epochs != 1 or run.steps_per_epoch < 2:
+        return
+    for sub in _epoch_stepped(spec):
+        if sub.traits.family == "mmengine":
+            fix = "write it in iterations with by_epoch=False (begin/end in iterations)"
+        else:
+            fix = "step it per iteration (--step-per iter) with its horizon in steps"
+        yield Diagnostic(
+            "epoch-scheduler-never-steps",
+            "warning",
+            f"{sub.info.cls} steps once per epoch and the run is one epoch of "
+            f"{run.steps_per_epoch} steps: it never changes the lr",
+            fix,
+        )
+
+
+@_check(
+    "staircase-warmup",
+    "A warmup stepped once per epoch while epochs have many steps: the lr climbs in stairs, "
+    "constant within each epoch (timm without sched_on_updates, --warmup per epoch).",
+)
+def _staircase_warmup(spec: ScheduleSpec, schedule: Schedule, run: _Run) -> Iterator[Diagnostic]:
+    """Yield an info note for a per-epoch warmup over epochs of several steps."""
+    if not run.per_epoch or run.steps_per_epoch < 2 or spec.fractional_epoch:
+        return
+    if spec.warmup and not spec.mixed_warmup:
+        yield Diagnostic(
+            "staircase-warmup",
+            "info",
+            f"--warmup {spec.warmup} steps once per epoch: the lr climbs in "
+            f"{_n(spec.warmup, 'stair')} of {run.steps_per_epoch} steps each",
+            "--warmup-step-per iter warms up every optimizer step instead",
+        )
+        return
+    for key in spec.traits.warmup_kwargs:
+        value = _int(spec.get(key))
+        if value and spec.traits.family == "timm":
+            yield Diagnostic(
+                "staircase-warmup",
+                "info",
+                f"{key}={value} epochs stepped once per epoch: the lr climbs in "
+                f"{_n(value, 'stair')} of {run.steps_per_epoch} steps each",
+                "sched_on_updates (step_on_epochs=false) warms up every optimizer update",
+            )
+
+
 #: code -> one-line explanation of the pitfall, in the order the checks run.
 CHECKS: dict[str, str] = {code: text for code, (text, _) in _REGISTRY.items()}
 
@@ -660,7 +961,7 @@ def diagnose(spec: ScheduleSpec, schedule: Schedule, *, check: bool = False) -> 
         epochs=int(spec.epochs or 1),
         steps_per_epoch=max(1, int(spec.steps_per_epoch)),
         per_epoch=spec.step_per == "epoch",
-        warmup=int(spec.warmup or 0),
+        warmup=int(spec.warmup_units),
         check=check,
     )
     found: list[Diagnostic] = []

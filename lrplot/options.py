@@ -90,10 +90,10 @@ class RunOptions:
         spec=True,
         yaml=True,
     )
-    steps_per_epoch: int = _opt(
-        1,
+    steps_per_epoch: int | None = _opt(
+        None,
         "int",
-        "Optimizer steps (batches) per epoch.",
+        "Optimizer steps (batches) per epoch. Default: 1, or counted from --dataset-size.",
         metavar="K",
         minimum=1,
         spec=True,
@@ -141,6 +141,100 @@ class RunOptions:
         "ReduceLROnPlateau metric: a list '1,0.9,0.9', an expression of "
         "epoch or step (the scheduler-step counter), or @file.csv:column (its length is "
         "the run's length unless --epochs is given). Default: a seeded synthetic loss.",
+        spec=True,
+        yaml=True,
+    )
+    dataset_size: int | None = _opt(
+        None,
+        "int",
+        "Training samples. With --batch-size, the optimizer steps per epoch are counted by "
+        "--trainer's rule (instead of --steps-per-epoch).",
+        metavar="N",
+        minimum=1,
+        spec=True,
+        yaml=True,
+    )
+    batch_size: int | None = _opt(
+        None,
+        "int",
+        "Batch size per device (process); also gives --x samples and tokens.",
+        metavar="B",
+        minimum=1,
+        spec=True,
+        yaml=True,
+    )
+    grad_accum: int = _opt(
+        1,
+        "int",
+        "Gradient accumulation: batches per optimizer step.",
+        metavar="A",
+        minimum=1,
+        spec=True,
+        yaml=True,
+    )
+    world_size: int = _opt(
+        1,
+        "int",
+        "Processes (GPUs x nodes), each running its own share of the batches.",
+        metavar="W",
+        minimum=1,
+        spec=True,
+        yaml=True,
+    )
+    drop_last: bool = _opt(
+        False,
+        "bool",
+        "The DataLoader drops the last partial batch of each epoch.",
+        spec=True,
+        yaml=True,
+    )
+    trainer: str | None = _opt(
+        None,
+        "choice",
+        "Whose loop counts the optimizer steps of --dataset-size (and steps the scheduler "
+        "with --frequency): torch, hf, lightning, mmengine or timm. Default: the "
+        "scheduler's framework (transformers: hf), else torch (a plain DataLoader loop).",
+        metavar="NAME",
+        choices=("torch", "hf", "lightning", "mmengine", "timm"),
+        spec=True,
+        yaml=True,
+    )
+    train_steps: int | None = _opt(
+        None,
+        "int",
+        "Stop after N optimizer steps in all (a trainer's max_steps; the last epoch may be "
+        "cut short). Default: epochs x steps per epoch.",
+        metavar="N",
+        minimum=1,
+        spec=True,
+        yaml=True,
+    )
+    frequency: int = _opt(
+        1,
+        "int",
+        "Lightning's lr_scheduler frequency: step the scheduler when (batch index in the "
+        "epoch + 1) is a multiple of K (--step-per iter), or (epoch + 1) is (--step-per "
+        "epoch), as Lightning's loop counts it. Needs --trainer lightning.",
+        metavar="K",
+        minimum=1,
+        spec=True,
+        yaml=True,
+    )
+    warmup_step_per: str | None = _opt(
+        None,
+        "choice",
+        "iter: step the --warmup after every optimizer step while the main scheduler steps "
+        "per epoch, starting with the first epoch after the warmup. Default: as --step-per.",
+        metavar="epoch|iter",
+        choices=("epoch", "iter"),
+        spec=True,
+        yaml=True,
+    )
+    fractional_epoch: bool = _opt(
+        False,
+        "bool",
+        "Call scheduler.step(epoch + i / batches) after every optimizer step (i: the batch "
+        "index), as CosineAnnealingWarmRestarts' docs show; its kwargs count epochs.",
         spec=True,
         yaml=True,
     )
@@ -202,9 +296,20 @@ class DisplayOptions:
     x: str = _opt(
         "epoch",
         "choice",
-        "X axis unit.",
-        metavar="epoch|step",
-        choices=("epoch", "step"),
+        "X axis: epoch, step (optimizer steps), samples (steps x batch size x accumulation x "
+        "world size) or tokens (samples x --seq-len).",
+        metavar="UNIT",
+        choices=("epoch", "step", "samples", "tokens"),
+        panel=OUTPUT_PANEL,
+        yaml=True,
+        check=False,
+    )
+    seq_len: int | None = _opt(
+        None,
+        "int",
+        "Tokens per sample, for --x tokens.",
+        metavar="L",
+        minimum=1,
         panel=OUTPUT_PANEL,
         yaml=True,
         check=False,
@@ -363,7 +468,7 @@ def page_options() -> tuple[Option, ...]:
 
     Example:
         >>> [o.name for o in page_options()][-3:]
-        ['log', 'x', 'momentum']
+        ['x', 'seq_len', 'momentum']
     """
     return run_options(spec=True) + tuple(o for o in DISPLAY if o.yaml and o.name != "annotate")
 

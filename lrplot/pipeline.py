@@ -23,7 +23,7 @@ from lrplot import export, registry
 from lrplot.diagnose import Diagnostic, diagnose
 from lrplot.errors import UsageError
 from lrplot.options import DEFAULT_MAX_STEPS, RUN, DisplayOptions, RunOptions, run_options
-from lrplot.schedule import Schedule, wants_log
+from lrplot.schedule import X_UNITS, Schedule, wants_log
 from lrplot.spec import (
     Axis,
     ScheduleSpec,
@@ -66,6 +66,8 @@ class Request:
         axes: a sweep's ``(key, values)``, rows then columns.
         more: the words after "and N more" when the image shows only some diagnostics.
         check: ``lrplot check``: what lrplot assumed (the run length) is a warning.
+        notes: what lrplot read or resolved to build the specs (a training config's
+            numbers), shown before the summary.
         page_library: the script an ``.html`` output loads from its own directory (a
             gallery's shared ``lrplot.html.LIBRARY_FILE``); None inlines it.
     """
@@ -81,6 +83,7 @@ class Request:
     more: str = "see the summary"
     axes: list[Axis] = field(default_factory=list)
     check: bool = False
+    notes: list[str] = field(default_factory=list)
     page_library: str | None = None
 
     @property
@@ -156,10 +159,14 @@ def run(request: Request, *, progress: Progress | None = None, write: bool = Tru
     outs = request.outputs if write else []
     export.check_outputs(outs, input_files(request.specs))
     display = request.display
-    if display.x not in ("epoch", "step"):
-        raise UsageError(f"--x must be epoch or step, got {display.x!r}", key="x")
+    if display.x not in X_UNITS:
+        raise UsageError(f"--x must be one of {', '.join(X_UNITS)}, got {display.x!r}", key="x")
     with progress(total) if progress else contextlib.nullcontext() as update:
         schedules = _simulate_all(request.grid, simulate, update, total)
+    for schedule in (s for row in schedules for s in row):
+        schedule.seq_len = display.seq_len
+        if write and (display.term or any(export.is_image(o) for o in outs)):
+            schedule.x_scale(display.x)  # refuse samples/tokens without their sizes
     result = Result(request, schedules, _diagnose(request, resolved, schedules))
     if not write:
         return result
@@ -322,6 +329,7 @@ def display_flags(display: DisplayOptions) -> list[str]:
     """
     words = {True: ["--log"], False: ["--no-log"], None: []}[display.log]
     words += ["--x", display.x] * (display.x != "epoch")
+    words += ["--seq-len", str(display.seq_len)] * (display.seq_len is not None)
     words += ["--momentum"] * display.momentum
     return words + ["--title", display.title or ""] * bool(display.title)
 

@@ -59,6 +59,11 @@ def imports_allowed(allowed: bool, *, except_for: Iterable[str] = ()) -> Iterato
         _CONSENT.reset(token)
 
 
+def imports_are_allowed() -> bool:
+    """Return True when code may be imported here (the consent ``imports_allowed`` set)."""
+    return _CONSENT.get()
+
+
 def _consented(target: str) -> bool:
     return _CONSENT.get() or target in _EXCEPT.get()
 
@@ -135,9 +140,13 @@ def scheduler_info(name: str) -> SchedulerInfo:
     skip = registry.HIDDEN_KWARGS | set(traits.hidden) | set(traits.supplied)
     defaults = dict(traits.defaults)
     kwargs = tuple(
-        _kwarg(p, hints.get(p.name), defaults)
+        _fractional(_kwarg(p, hints.get(p.name), defaults), traits.fractional)
         for p in params
         if p is not optimizer and p.name not in skip
+    ) + tuple(  # another constructor of the class, chosen by a true/false kwarg
+        registry.KwargInfo(key, "bool", False, "bool")
+        for key, method, _ in traits.builders
+        if callable(getattr(obj, method, None))
     )
     module, _, cls = name.partition(":")
     _PLUGINS[name] = SchedulerInfo(
@@ -153,7 +162,8 @@ def scheduler_info(name: str) -> SchedulerInfo:
         and params.index(optimizer) == 0
         and optimizer.kind != optimizer.KEYWORD_ONLY,
         extra_kwargs=extra,
-        docs=tuple(docstrings.object_docs(obj).items()),
+        docs=tuple(docstrings.object_docs(obj).items())
+        + tuple((key, meaning) for key, _, meaning in traits.builders),
     )
     return _PLUGINS[name]
 
@@ -257,6 +267,13 @@ def _kwarg(p: inspect.Parameter, hint: Any, defaults: dict[str, Any]) -> KwargIn
     if enums:
         choices = tuple(str(m.value) for m in enums[0])
         return replace(kw, kind="choice", choices=choices)
+    return kw
+
+
+def _fractional(kw: KwargInfo, names: tuple[str, ...]) -> KwargInfo:
+    """Let an int kwarg of ``names`` take a fraction too (typed from its text)."""
+    if kw.name in names and kw.kind == "int":
+        return replace(kw, annotation=f"{kw.annotation} | float", kind="auto")
     return kw
 
 

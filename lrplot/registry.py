@@ -235,6 +235,20 @@ class Traits:
         returns_epochs: the factory returns ``(scheduler, num_epochs)`` and the run is
             ``num_epochs`` epochs long (timm's ``create_scheduler_v2``).
         family: the framework, for messages (``torch``, ``timm``, ...).
+        trainer: the trainer whose rule counts the optimizer steps of ``--dataset-size``
+            (``lrplot.geometry``): ``hf``, ``timm``, ``mmengine`` or ``torch``.
+        builders: ``(kwarg, classmethod, meaning)``: a true/false kwarg that builds the
+            object with another constructor of its class (mmengine's
+            ``convert_to_iter_based`` calls ``build_iter_from_epoch`` with the iterations
+            per epoch), as its framework does.
+        warmup_kwargs: kwargs that count the warmup in scheduler steps (the checks compare
+            them with the run).
+        peak_kwarg: ``(kwarg, default)`` of a kwarg that sets the peak lr instead of the
+            optimizer's lr (DeepSpeed's ``warmup_max_lr``); a None default means the lr.
+        warmup_shape: ``(kwarg, default)`` of the warmup-shape kwarg (DeepSpeed's
+            ``warmup_type``, ``log`` unless told).
+        fractional: int kwargs that also take fractions (mmengine's ``begin``/``end``,
+            scaled by the epoch length when converted to iterations).
     """
 
     step_per: StepPer | Callable[[SpecView], StepPer] = "epoch"
@@ -258,6 +272,12 @@ class Traits:
     units: tuple[tuple[str, str], ...] = ()
     returns_epochs: bool = False
     family: str = "torch"
+    trainer: str = "torch"
+    builders: tuple[tuple[str, str, str], ...] = ()
+    warmup_kwargs: tuple[str, ...] = ()
+    peak_kwarg: tuple[str, Any] | None = None
+    warmup_shape: tuple[str, str] | None = None
+    fractional: tuple[str, ...] = ()
 
     def default_step_per(self, spec: SpecView) -> StepPer:
         """Return when this family's scheduler steps by default, for ``spec``'s kwargs."""
@@ -467,6 +487,8 @@ _HF = Traits(
     ),
     units=_HF_UNITS,
     family="transformers",
+    trainer="hf",
+    warmup_kwargs=("num_warmup_steps",),
 )
 #: the Trainer steps ReduceLROnPlateau and GreedyLR after each evaluation (with its metric).
 _HF_METRIC = replace(_HF, step_per="epoch", length=None, horizons=None, metric=True)
@@ -513,6 +535,8 @@ def _timm(**changes: Any) -> Traits:
         step_rule=_TIMM_RULE,
         units=_steps("t_initial", "warmup_t", "decay_t", "patience_t", "cooldown_t", unit=_TIMM_T),
         family="timm",
+        trainer="timm",
+        warmup_kwargs=("warmup_t",),
     )
     return replace(base, **changes)
 
@@ -553,22 +577,31 @@ _MM_INF = 1_000_000_000
 
 
 def _mm_step_per(s: SpecView) -> StepPer:
+    if s.get("convert_to_iter_based"):  # built by build_iter_from_epoch: by_epoch=False
+        return "iter"
     return "iter" if s.get("by_epoch") is False else "epoch"
 
 
 def _mm_length(s: SpecView) -> int | None:
     end = _int(s.get("end"))
-    if end is not None and end < _MM_INF:
-        return end
-    t_max = _int(s.get("T_max")) or _int(s.get("total_steps"))
-    return (_int(s.get("begin")) or 0) + t_max if t_max else None
+    if end is None or end >= _MM_INF:
+        t_max = _int(s.get("T_max")) or _int(s.get("total_steps"))
+        end = (_int(s.get("begin")) or 0) + t_max if t_max else None
+    if end is not None and s.get("convert_to_iter_based"):
+        return None  # in epochs, while the scheduler steps per iteration
+    return end
 
 
 def _mm_fill(s: SpecView, epochs: int, steps_per_epoch: int) -> dict[str, Any]:
+    """Fill ``end`` as ``Runner._build_param_scheduler`` does: the run's epochs or iterations.
+
+    The default is set before ``convert_to_iter_based`` scales it, so it follows
+    ``by_epoch`` (epochs unless false), not the stepping after conversion.
+    """
     end = _int(s.get("end"))
     if end is not None and end < _MM_INF:
         return {}
-    return {"end": epochs if _mm_step_per(s) == "epoch" else epochs * steps_per_epoch}
+    return {"end": epochs if s.get("by_epoch") is not False else epochs * steps_per_epoch}
 
 
 _MM = Traits(
@@ -590,6 +623,16 @@ _MM = Traits(
         unit=_MM_UNIT,
     ),
     family="mmengine",
+    trainer="mmengine",
+    builders=(
+        (
+            "convert_to_iter_based",
+            "build_iter_from_epoch",
+            "Build it as mmengine's runner does for this key: begin, end and the horizon in "
+            "epochs are multiplied by the iterations per epoch, and it steps every iteration.",
+        ),
+    ),
+    fractional=("begin", "end"),
 )
 
 # DeepSpeed: the engine steps the scheduler after every optimizer step.
@@ -607,6 +650,9 @@ _DS = Traits(
         unit=OPTIMIZER_STEPS,
     ),
     family="DeepSpeed",
+    trainer="hf",
+    warmup_kwargs=("warmup_num_steps",),
+    warmup_shape=("warmup_type", "log"),
 )
 
 
@@ -647,6 +693,7 @@ FRAMEWORK_TRAITS: dict[str, Traits] = {
         fill=lambda s, epochs, spe: {"updates_per_epoch": spe},
         hidden=("updates_per_epoch",),  # --steps-per-epoch gives it, as train.py does
         returns_epochs=True,
+        warmup_kwargs=("warmup_epochs",),
         metric=lambda s: s.get("sched") == "plateau",
         units=_steps(
             "num_epochs",
@@ -699,6 +746,7 @@ FRAMEWORK_TRAITS: dict[str, Traits] = {
     "mmengine.optim.scheduler.param_scheduler:_ParamScheduler": _MM,
     "deepspeed.runtime.lr_schedules:WarmupDecayLR": replace(
         _DS,
+        peak_kwarg=("warmup_max_lr", 0.001),
         length=lambda s: _int(s.get("total_num_steps")),
         horizons=_horizon("total_num_steps", "decay"),
     ),
@@ -708,7 +756,9 @@ FRAMEWORK_TRAITS: dict[str, Traits] = {
         horizons=_horizon("total_num_steps", "decay"),
     ),
     "deepspeed.runtime.lr_schedules:WarmupLR": replace(
-        _DS, length=lambda s: 2 * max(2, _int(s.get("warmup_num_steps")) or 1000)
+        _DS,
+        length=lambda s: 2 * max(2, _int(s.get("warmup_num_steps")) or 1000),
+        peak_kwarg=("warmup_max_lr", None),
     ),
     "deepspeed.runtime.lr_schedules:OneCycle": replace(_DS, length=_ds_cycle),
     "deepspeed.runtime.lr_schedules:LRRangeTest": _DS,
@@ -1017,6 +1067,27 @@ def suggest(word: str, candidates: list[str]) -> str | None:
     lowered = {c.lower(): c for c in candidates}
     close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
     return f"did you mean {lowered[close[0]]}?" if close else None
+
+
+def canonical_name(name: str) -> str:
+    """Return a dotted class path as a name lrplot resolves (``class_path`` in configs).
+
+    torch's own path becomes the class name; any other ``package.module.Name`` becomes
+    the plug-in ``package.module:Name``; other names are returned unchanged.
+
+    Example:
+        >>> canonical_name("torch.optim.lr_scheduler.CosineAnnealingLR")
+        'CosineAnnealingLR'
+        >>> canonical_name("timm.scheduler.CosineLRScheduler")
+        'timm.scheduler:CosineLRScheduler'
+    """
+    text = name.strip()
+    if ":" in text or not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+", text):
+        return text
+    module, _, attr = text.rpartition(".")
+    if module == TORCH_MODULE and attr.lower() in BY_NAME:
+        return attr
+    return f"{module}:{attr}"
 
 
 def resolve(name: str) -> SchedulerInfo:

@@ -34,7 +34,7 @@ import numpy as np
 
 from lrplot.errors import OutputError, UsageError, printable
 from lrplot.export import atomic_write, path_error
-from lrplot.schedule import Schedule, decimate, decimate_indices, wants_log
+from lrplot.schedule import X_LABELS, X_UNITS, Schedule, decimate, decimate_indices, wants_log
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -106,7 +106,7 @@ def plot(
     path: str | Path | None = None,
     *,
     log: bool | None = None,
-    x: Literal["epoch", "step"] = "epoch",
+    x: Literal["epoch", "step", "samples", "tokens"] = "epoch",
     title: str | None = None,
     momentum: bool = False,
     labels: Sequence[str] | None = None,
@@ -121,7 +121,8 @@ def plot(
         schedules: one ``Schedule`` (one line per param group) or several (compare).
         path: where to save (``.png``, ``.svg`` or ``.pdf``); None only returns the figure.
         log: draw the lr on a log axis (every lr must be > 0); None chooses (``wants_log``).
-        x: the x axis, ``"epoch"`` (fractional) or optimizer ``"step"``.
+        x: the x axis, ``"epoch"`` (fractional), optimizer ``"step"``, ``"samples"`` or
+            ``"tokens"`` (these need the schedule's ``samples_per_step``, ``seq_len``).
         title: the title; default the schedule's command line (or "lrplot compare ...").
         momentum: add a panel below with the momentum (SGD) or beta1 (Adam) curve.
         labels: legend names of several schedules; default their names.
@@ -144,7 +145,7 @@ def plot(
         [0.1, 0.098, 0.09]
     """
     entries = _entries(schedules, labels)
-    _check_choice("x", x, ("epoch", "step"))
+    _check_choice("x", x, X_UNITS)
     _check_choice("layout", layout, ("overlay", "grid"))
     if log is None:
         log = wants_log([e.schedule for e in entries])
@@ -211,7 +212,7 @@ def sweep_grid(
     row_labels: Sequence[str],
     col_labels: Sequence[str],
     log: bool | None = None,
-    x: Literal["epoch", "step"] = "epoch",
+    x: Literal["epoch", "step", "samples", "tokens"] = "epoch",
     title: str | None = None,
 ) -> Figure:
     """Draw a two-kwarg sweep: one small axes per cell, shared x and y axes.
@@ -223,7 +224,7 @@ def sweep_grid(
         row_labels: one label per row (e.g. ``"T_max=50"``).
         col_labels: one label per column (e.g. ``"eta_min=0"``).
         log: draw the lr on a log axis (every lr must be > 0); None chooses (``wants_log``).
-        x: the x axis, ``"epoch"`` or ``"step"``.
+        x: the x axis: ``"epoch"``, ``"step"``, ``"samples"`` or ``"tokens"``.
         title: the figure title; default "lrplot sweep".
 
     Returns:
@@ -248,7 +249,7 @@ def sweep_grid(
         for r, rl in zip(rows, row_labels, strict=True)
         for s, cl in zip(r, col_labels, strict=True)
     ]
-    _check_choice("x", x, ("epoch", "step"))
+    _check_choice("x", x, X_UNITS)
     if log is None:
         log = wants_log([e.schedule for e in entries])
     if log:
@@ -282,7 +283,7 @@ def sweep_grid(
         if not log:
             _floor_at_zero([ax for ax, _ in cells])
         fig.supylabel(_lr_label(exp), fontsize=10)
-        fig.supxlabel("epoch" if x == "epoch" else "optimizer step", fontsize=10)
+        fig.supxlabel(X_LABELS[x], fontsize=10)
         fig.suptitle(_wrap(title or "lrplot sweep", w, 11), fontsize=11)
     if path is not None:
         save(fig, path)
@@ -959,7 +960,7 @@ def _label_cells(
         if i + cols < len(cells):
             bottom.tick_params(labelbottom=False)
         else:
-            bottom.set_xlabel("epoch" if x == "epoch" else "optimizer step")
+            bottom.set_xlabel(X_LABELS[x])
         if i % cols:
             for a in (ax, mom):
                 if a is not None:
@@ -1038,7 +1039,9 @@ def _momentum_name(entries: list[_Entry]) -> str:
 
 def _xvalues(s: Schedule, x: str, steps: Any) -> Any:
     """Convert optimizer steps to the x axis unit."""
-    return steps / s.steps_per_epoch if x == "epoch" else np.asarray(steps, dtype=float)
+    if x == "epoch":
+        return steps / s.steps_per_epoch
+    return np.asarray(steps, dtype=float) * s.x_scale(x)
 
 
 def _x_range(entries: list[_Entry], x: str) -> tuple[float, float]:

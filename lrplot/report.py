@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lrplot.errors import UsageError, printable
-from lrplot.spec import DEFAULT, GIVEN, METRIC
+from lrplot.spec import DEFAULT, FROM_CONFIG, GIVEN, METRIC
 
 if TYPE_CHECKING:
     import numpy as np
@@ -115,6 +115,8 @@ def _run_stats(schedule: Schedule) -> list[RenderableType]:
         size += f" × {schedule.steps_per_epoch} steps"
     size += f" · {_n(schedule.groups, 'param group')} · scheduler.step() per {schedule.step_per}"
     parts.append(Text(size))
+    if schedule.geometry:
+        parts.append(Text(schedule.geometry))
     length = _length_line(schedule)
     if length:
         parts.append(Text(length))
@@ -146,6 +148,10 @@ def _length_line(schedule: Schedule) -> str | None:
         return f"run length: lrplot's default of {epochs} (no --epochs given)"
     if source == METRIC:
         return f"run length: {epochs}, the length of the metric data (no --epochs given)"
+    if source.startswith(FROM_CONFIG):
+        return f"run length: {epochs}, {source}"
+    if source.startswith("--train-steps"):
+        return f"run length: {_n(schedule.planned_steps or schedule.n, 'step')}, {source}"
     return f"run length: {epochs}, from {source} (no --epochs given)"
 
 
@@ -612,7 +618,7 @@ def term_plot(
     Args:
         schedules: one schedule or several; every param group is one line.
         log: log-scale lr axis (every lr must be > 0).
-        x: ``epoch`` or ``step``.
+        x: ``epoch``, ``step``, ``samples`` or ``tokens``.
         width: total line width (default: the terminal width, clamped to 40-200).
         height: rows of the plotting area.
         title: the title (default: the schedule name(s) and the x axis).
@@ -629,11 +635,11 @@ def term_plot(
     import numpy as np
     from uniplot import plot_to_string
 
-    from lrplot.schedule import Schedule, decimate
+    from lrplot.schedule import X_UNITS, Schedule, decimate
 
     items = [schedules] if isinstance(schedules, Schedule) else list(schedules)
-    if x not in ("epoch", "step"):
-        raise UsageError(f"unknown x axis {x!r}", hint="use epoch or step")
+    if x not in X_UNITS:
+        raise UsageError(f"unknown x axis {x!r}", hint="use " + ", ".join(X_UNITS))
     names = list(labels) if labels else [_label(s, i) for i, s in enumerate(items)]
     if width is None:
         width = shutil.get_terminal_size((100, 24)).columns - 2
@@ -646,7 +652,7 @@ def term_plot(
             continue
         if log:
             s.require_positive()
-        xv = s.epoch if x == "epoch" else s.step.astype(np.float64)
+        xv = s.epoch if x == "epoch" else s.step.astype(np.float64) * s.x_scale(x)
         for g in range(s.groups):
             px, py = decimate(xv, s.lr[:, g], width)
             xs.append(px.tolist())
@@ -712,6 +718,16 @@ class _SchedulerList:
         yield out
 
 
+def notes_view(notes: Sequence[str]) -> RenderableType:
+    """Return what lrplot resolved to build a request (a training config's numbers).
+
+    Example:
+        >>> isinstance(notes_view(["steps per epoch: 16"]), Group)
+        True
+    """
+    return Group(*(_Hanging(Text("• ", "cyan"), Text(note), 2) for note in notes))
+
+
 def result_view(result: Any) -> list[RenderableType]:
     """Return what a command prints for a pipeline result: tables, curve, summary.
 
@@ -721,6 +737,8 @@ def result_view(result: Any) -> list[RenderableType]:
     display = result.request.display
     flat = result.flat
     parts: list[RenderableType] = []
+    if getattr(result.request, "notes", None):
+        parts.append(notes_view(result.request.notes))
     if display.table:
         parts += [table(s, every=display.every, momentum=display.momentum) for s in flat]
     if display.term:

@@ -21,6 +21,10 @@ import numpy as np
 
 from lrplot.errors import UsageError
 
+#: the x-axis units (``--x``) and their axis labels.
+X_UNITS: tuple[str, ...] = ("epoch", "step", "samples", "tokens")
+X_LABELS = {"epoch": "epoch", "step": "optimizer step", "samples": "samples", "tokens": "tokens"}
+
 
 @dataclass(frozen=True)
 class Event:
@@ -50,6 +54,11 @@ class Schedule:
         horizon: the optimizer step where the scheduler's own schedule ends, as the built
             object reports it (a framework's ``num_training_steps``, ``total_num_steps``,
             ``get_cycle_length()``, ``end``); None when it does not say.
+        samples_per_step: samples of one optimizer step over all processes (batch size x
+            accumulation x world size), for ``--x samples``/``tokens``; None when unknown.
+        geometry: how the optimizer steps per epoch were counted from the dataset size,
+            with the trainer's rule; empty when ``--steps-per-epoch`` gave them.
+        seq_len: tokens per sample, for ``--x tokens``.
     """
 
     lr: np.ndarray
@@ -67,6 +76,9 @@ class Schedule:
     metric_name: str = "metric"
     metric_given: int | None = None
     horizon: int | None = None
+    samples_per_step: int | None = None
+    geometry: str = ""
+    seq_len: int | None = None
 
     def __post_init__(self) -> None:
         self.lr = np.asarray(self.lr, dtype=np.float64)
@@ -98,6 +110,34 @@ class Schedule:
     def step(self) -> np.ndarray:
         """Return the 0-based optimizer step of each row."""
         return np.arange(self.n, dtype=np.int64)
+
+    def x_scale(self, x: str) -> float:
+        """Return the x-axis units of one optimizer step (``x``: epoch/step/samples/tokens).
+
+        Raises:
+            UsageError: ``samples`` without a batch size, ``tokens`` without ``--seq-len``.
+
+        Example:
+            >>> Schedule(lr=np.ones(4), steps_per_epoch=4, samples_per_step=32).x_scale("samples")
+            32.0
+        """
+        if x == "epoch":
+            return 1 / self.steps_per_epoch
+        if x == "step":
+            return 1.0
+        if x not in X_UNITS:
+            raise UsageError(f"--x must be one of {', '.join(X_UNITS)}, got {x!r}", key="x")
+        if self.samples_per_step is None:
+            raise UsageError(
+                f"--x {x} needs --batch-size (a step's samples are batch x accumulation x "
+                "world size)",
+                key="x",
+            )
+        if x == "samples":
+            return float(self.samples_per_step)
+        if self.seq_len is None:
+            raise UsageError("--x tokens needs --seq-len (tokens per sample)", key="seq_len")
+        return float(self.samples_per_step * self.seq_len)
 
     @property
     def epoch(self) -> np.ndarray:

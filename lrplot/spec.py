@@ -24,6 +24,8 @@ from typing import Any, Literal
 
 from lrplot import registry
 from lrplot.errors import UsageError
+from lrplot.geometry import TRAINERS, Counted, Geometry, plain_loop
+from lrplot.geometry import count as count_steps
 from lrplot.metric import metric_length
 from lrplot.options import DEFAULT_MAX_STEPS, DEFAULT_WARMUP_START, RUN_KEYS, option
 from lrplot.plugins import scheduler_info
@@ -90,6 +92,16 @@ class ScheduleSpec:
     warmup: int = 0
     warmup_start_factor: float = DEFAULT_WARMUP_START
     metric: Any = None
+    dataset_size: int | None = None
+    batch_size: int | None = None
+    grad_accum: int = 1
+    world_size: int = 1
+    drop_last: bool = False
+    trainer: str | None = None
+    train_steps: int | None = None
+    frequency: int = 1
+    warmup_step_per: StepPer | None = None
+    fractional_epoch: bool = False
     label: str | None = None
     #: where the run length came from, once resolved: ``--epochs`` (given), the kwargs it
     #: was derived from (``T_max=100``), ``metric length`` or ``default`` (see ``resolved``).
@@ -118,7 +130,76 @@ class ScheduleSpec:
     @property
     def n_steps(self) -> int:
         """Return the number of optimizer steps (rows) once resolved."""
-        return (self.epochs or 0) * self.steps_per_epoch
+        steps = (self.epochs or 0) * self.steps_per_epoch
+        return min(steps, self.train_steps) if self.train_steps else steps
+
+    @property
+    def trainer_rule(self) -> str:
+        """Return whose rule counts the steps: ``--trainer``, else the family's trainer.
+
+        Example:
+            >>> make_spec("cosine", {"T_max": 5}).trainer_rule
+            'torch'
+        """
+        if self.trainer:
+            return self.trainer
+        if self.traits.composite:
+            for sub in self.subs:
+                if sub.traits.trainer != "torch":
+                    return sub.traits.trainer
+        return self.traits.trainer
+
+    @property
+    def geometry(self) -> Geometry | None:
+        """Return the run's geometry (``--dataset-size`` and ``--batch-size``), or None."""
+        if self.dataset_size is None or self.batch_size is None:
+            return None
+        return Geometry(
+            self.dataset_size, self.batch_size, self.grad_accum, self.world_size, self.drop_last
+        )
+
+    def counted(self) -> Counted | None:
+        """Return how ``trainer_rule`` counts the geometry (None without a dataset size).
+
+        Example:
+            >>> make_spec("cosine", {"T_max": 5}, dataset_size=100, batch_size=32).counted().text
+            'batches ceil(100/32) = 4 (PyTorch DataLoader loop)'
+        """
+        geometry = self.geometry
+        return None if geometry is None else count_steps(self.trainer_rule, geometry)
+
+    def loop(self) -> tuple[int, tuple[int, ...]]:
+        """Return the batches per epoch and the batch index of each optimizer step in it.
+
+        Example:
+            >>> make_spec("cosine", {"T_max": 5}, steps_per_epoch=2, grad_accum=3).loop()
+            (6, (2, 5))
+        """
+        counted = self.counted()
+        if counted is not None:
+            return counted.batches, counted.step_batches
+        return plain_loop(self.steps_per_epoch, self.grad_accum)
+
+    @property
+    def samples_per_step(self) -> int | None:
+        """Return the samples of one optimizer step (batch x accumulation x world size)."""
+        if self.batch_size is None:
+            return None
+        return self.batch_size * self.grad_accum * self.world_size
+
+    @property
+    def mixed_warmup(self) -> bool:
+        """Return True when a per-iteration --warmup precedes a per-epoch scheduler."""
+        if not self.warmup or self.warmup_step_per != "iter":
+            return False
+        return (self.step_per or self.traits.default_step_per(self)) == "epoch"
+
+    @property
+    def warmup_units(self) -> int:
+        """Return the main scheduler's steps the --warmup takes (epochs when it is mixed)."""
+        if self.mixed_warmup:
+            return -(-self.warmup // self.steps_per_epoch)
+        return self.warmup
 
     @property
     def name(self) -> str:
@@ -162,7 +243,10 @@ class ScheduleSpec:
     @property
     def length_given(self) -> bool:
         """Return True when the run length is the user's (``--epochs``), not lrplot's guess."""
-        return self.epochs is not None and self.length_from in (None, GIVEN, RETURNED)
+        source = self.length_from
+        return self.epochs is not None and (
+            source in (None, GIVEN, RETURNED) or source.startswith(("--train-steps", FROM_CONFIG))
+        )
 
     def to_spec_string(self) -> str:
         """Return the SPEC form, e.g. ``cosine:T_max=150``."""
@@ -182,17 +266,42 @@ class ScheduleSpec:
             else:
                 words += [f"--{key}", _cli_value(value)]
         base = ScheduleSpec(self.scheduler)
-        for key in ("lr", "epochs", "steps_per_epoch", "step_per", "optimizer", "warmup"):
+        for key in _COMMAND_KEYS:
             value = getattr(self, key)
+            if key == "steps_per_epoch" and self.dataset_size is not None:
+                continue  # counted from the geometry
             if value != getattr(base, key) and value is not None:
-                words += [f"--{key.replace('_', '-')}", _cli_value(value)]
+                flag = f"--{key.replace('_', '-')}"
+                words += [flag] if isinstance(value, bool) else [flag, _cli_value(value)]
         if self.warmup and self.warmup_start_factor != DEFAULT_WARMUP_START:
             words += ["--warmup-start-factor", _cli_value(self.warmup_start_factor)]
+        if self.warmup and self.warmup_step_per is not None:
+            words += ["--warmup-step-per", self.warmup_step_per]
         if isinstance(self.metric, str):
             words += ["--metric", self.metric]
         elif isinstance(self.metric, (list, tuple)):
             words += ["--metric", ",".join(repr(float(v)) for v in self.metric)]
         return quote_words(words)
+
+
+#: run options ``to_command`` writes, in this order, when they differ from the defaults.
+_COMMAND_KEYS = (
+    "lr",
+    "epochs",
+    "steps_per_epoch",
+    "step_per",
+    "optimizer",
+    "warmup",
+    "dataset_size",
+    "batch_size",
+    "grad_accum",
+    "world_size",
+    "drop_last",
+    "trainer",
+    "train_steps",
+    "frequency",
+    "fractional_epoch",
+)
 
 
 def quote_words(words: Sequence[str]) -> str:
@@ -526,6 +635,8 @@ def _apply_run(spec: ScheduleSpec, run: Mapping[str, Any]) -> ScheduleSpec:
             raise
     spec = replace(spec, **changes)
     _check_groups(spec)
+    spec = _apply_geometry(spec, given_steps="steps_per_epoch" in changes)
+    _check_stepping(spec)
     traits = spec.traits
     if spec.warmup and (traits.composite or spec.metric_driven):
         raise UsageError(
@@ -546,6 +657,96 @@ def _apply_run(spec: ScheduleSpec, run: Mapping[str, Any]) -> ScheduleSpec:
     return spec
 
 
+def _apply_geometry(spec: ScheduleSpec, *, given_steps: bool) -> ScheduleSpec:
+    """Count the optimizer steps per epoch of ``--dataset-size`` by the trainer's rule.
+
+    A ``--steps-per-epoch`` given as well must agree with the count.
+    """
+    if spec.dataset_size is None:
+        extra = [
+            flag
+            for flag, on in (
+                ("--world-size", spec.world_size != 1),
+                ("--drop-last", spec.drop_last),
+            )
+            if on
+        ]
+        if extra:
+            raise UsageError(
+                f"{' and '.join(extra)} change how the optimizer steps are counted from "
+                "--dataset-size, which is not given",
+                hint="add --dataset-size N --batch-size B (or drop them)",
+                key="dataset_size",
+            )
+        return spec
+    if spec.batch_size is None:
+        raise UsageError(
+            "--dataset-size needs --batch-size (the batch size per device)",
+            hint="add --batch-size B",
+            key="batch_size",
+        )
+    counted = spec.counted()
+    assert counted is not None
+    if given_steps and spec.steps_per_epoch != counted.steps:
+        raise UsageError(
+            f"--steps-per-epoch {spec.steps_per_epoch} disagrees with the geometry: {counted.text}",
+            hint="drop --steps-per-epoch (the geometry gives it), or change the geometry",
+            key="steps_per_epoch",
+        )
+    return replace(spec, steps_per_epoch=counted.steps)
+
+
+def _check_stepping(spec: ScheduleSpec) -> None:
+    """Refuse --frequency, --warmup-step-per and --fractional-epoch where they mean nothing."""
+    torch_family = spec.traits.step_rule is None
+    step_per = spec.step_per or spec.traits.default_step_per(spec)
+    if spec.frequency != 1:
+        if spec.trainer_rule != "lightning":
+            raise UsageError(
+                f"--frequency {spec.frequency} is Lightning's lr_scheduler frequency; "
+                f"the {spec.trainer_rule} trainer steps the scheduler whenever it is due",
+                hint="add --trainer lightning",
+                key="frequency",
+            )
+        if not torch_family:
+            raise UsageError(
+                f"--frequency: Lightning steps torch schedulers, not {spec.traits.family} ones",
+                key="frequency",
+            )
+    if spec.warmup_step_per is not None and not spec.warmup:
+        raise UsageError(
+            "--warmup-step-per says how a --warmup steps, and no --warmup is given",
+            hint="add --warmup N",
+            key="warmup_step_per",
+        )
+    if spec.warmup_step_per == "epoch" and step_per == "iter":
+        raise UsageError(
+            "--warmup-step-per epoch before a scheduler stepped every iteration is not a loop "
+            "lrplot knows",
+            hint="give the warmup in iterations: --warmup-step-per iter (or drop it)",
+            key="warmup_step_per",
+        )
+    if spec.fractional_epoch:
+        what = None
+        if not torch_family or spec.traits.composite or spec.metric_driven:
+            what = f"{spec.info.cls} cannot be stepped with a fractional epoch"
+        elif spec.warmup:
+            what = "--fractional-epoch cannot be combined with --warmup"
+        elif step_per == "iter":
+            what = (
+                f"--fractional-epoch steps {spec.info.cls} with the epoch count, not per iteration"
+            )
+        elif spec.frequency != 1:
+            what = "--fractional-epoch cannot be combined with --frequency"
+        if what:
+            raise UsageError(
+                what,
+                hint="--fractional-epoch is for torch schedulers such as "
+                "CosineAnnealingWarmRestarts; drop --step-per, --warmup and --frequency",
+                key="fractional_epoch",
+            )
+
+
 def _check_step_rule(spec: ScheduleSpec) -> None:
     """Refuse a ``--step-per`` that the scheduler's framework would never use."""
     traits = spec.traits
@@ -559,6 +760,16 @@ def _check_step_rule(spec: ScheduleSpec) -> None:
             hint="drop --step-per; change the scheduler's own kwargs to change its stepping",
             key="step_per",
         )
+
+
+def run_option(key: str, value: Any) -> Any:
+    """Return one run option's value typed as ``make_spec`` types it (text or typed).
+
+    Example:
+        >>> run_option("lr", "0.1,0.01"), run_option("drop_last", "yes")
+        ((0.1, 0.01), True)
+    """
+    return _run_value(key, value)
 
 
 def _run_value(key: str, value: Any) -> Any:
@@ -581,8 +792,27 @@ def _run_value(key: str, value: Any) -> Any:
         if any(v <= 0 for v in lrs):
             raise UsageError(f"--lr must be positive, got {value!r}")
         return lrs
-    if key in ("epochs", "steps_per_epoch", "warmup"):
+    if key in (
+        "epochs",
+        "steps_per_epoch",
+        "warmup",
+        "dataset_size",
+        "batch_size",
+        "grad_accum",
+        "world_size",
+        "train_steps",
+        "frequency",
+    ):
         return _integer(value, flag, minimum=0 if key == "warmup" else 1)
+    if key in ("drop_last", "fractional_epoch"):
+        return _boolean(value, flag)
+    if key == "trainer" and value not in TRAINERS:
+        raise UsageError(
+            f"--trainer must be one of {', '.join(TRAINERS)}, got {value!r}",
+            hint=registry.suggest(str(value), list(TRAINERS)),
+        )
+    if key == "warmup_step_per" and value not in ("epoch", "iter"):
+        raise UsageError(f"--warmup-step-per must be epoch or iter, got {value!r}")
     if key == "warmup_start_factor":
         number = _number(value, flag)
         if not 0 < number <= 1:
@@ -598,6 +828,14 @@ def _run_value(key: str, value: Any) -> Any:
                 hint=registry.suggest(value, list(OPTIMIZERS)),
             )
     return value
+
+
+def _boolean(value: Any, what: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise UsageError(f"{what} expects true or false, got {value!r}")
 
 
 def _number(value: Any, what: str) -> float:
@@ -649,6 +887,8 @@ def horizon(spec: ScheduleSpec) -> int | None:
 
 #: ``length_from`` of a run whose length the user gave (``--epochs``, ``epochs=``).
 GIVEN = "--epochs"
+#: the start of ``length_from`` of a run whose length a training config gave.
+FROM_CONFIG = "from "
 #: ``length_from`` of a run as long as the factory said the training runs (timm's
 #: ``create_scheduler_v2`` returns ``num_epochs``, which its train script uses as is).
 RETURNED = "num_epochs"
@@ -688,8 +928,14 @@ def _resolve(spec: ScheduleSpec, budget: int | None = None) -> ScheduleSpec:
     """Fill in defaults; ``budget`` is how many scheduler steps a nested scheduler gets."""
     traits = spec.traits
     step_per: StepPer = spec.step_per or traits.default_step_per(spec)
+    if spec.fractional_epoch:
+        step_per = "epoch"  # stepped every batch, but with the epoch count: kwargs count epochs
+    spec = replace(spec, step_per=step_per)
     epochs = spec.epochs
     length_from = spec.length_from or GIVEN
+    if epochs is None and spec.train_steps:
+        epochs = -(-spec.train_steps // spec.steps_per_epoch)
+        length_from = spec.length_from or f"--train-steps {spec.train_steps}"
     if epochs is None:
         data = metric_length(spec.metric) if traits.metric else None
         steps = horizon(spec) if data is None else data
@@ -697,11 +943,11 @@ def _resolve(spec: ScheduleSpec, budget: int | None = None) -> ScheduleSpec:
             epochs, length_from = DEFAULT_EPOCHS, DEFAULT
         else:
             length_from = METRIC if data is not None else length_source(spec)
-            steps += spec.warmup
+            steps += spec.warmup_units
             epochs = steps if step_per == "epoch" else -(-steps // spec.steps_per_epoch)
     epochs = max(1, epochs)
     n_sched = epochs if step_per == "epoch" else epochs * spec.steps_per_epoch
-    avail = budget if budget is not None else n_sched - spec.warmup
+    avail = budget if budget is not None else n_sched - spec.warmup_units
     kwargs = dict(spec.kwargs)
     if traits.fill is not None:  # what the framework's trainer passes when it is not given
         for key, value in traits.fill(spec, epochs, spec.steps_per_epoch).items():
@@ -1019,6 +1265,8 @@ def _size(n: float) -> str:
 def _with_changes(base: ScheduleSpec, changes: dict[str, Any]) -> ScheduleSpec:
     kwargs: dict[str, Any] = dict(base.kwargs)
     run = {k: getattr(base, k) for k in RUN_KEYS if k != "label"}
+    if base.dataset_size is not None:
+        run.pop("steps_per_epoch")  # counted again from the (maybe swept) geometry
     for key, value in changes.items():
         if key in RUN_KEYS and base.info.kwarg(key) is None:
             run[key] = value

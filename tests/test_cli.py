@@ -195,7 +195,7 @@ BAD = [
     (["cosine", "--T_max", "5", "--step-per", "batch"], 2, "epoch or iter"),
     (["cosine", "--T_max", "5", "-o", "x.gif"], 2, "extension"),
     (["cosine", "--T_max", "5", "-o", "/no/such/dir/x.png"], 1, "does not exist"),
-    (["cosine", "--T_max", "5", "--x", "time"], 2, "epoch or step"),
+    (["cosine", "--T_max", "5", "--x", "time"], 2, "epoch, step, samples, tokens"),
     (
         [
             "cosine",

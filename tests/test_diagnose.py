@@ -304,7 +304,101 @@ TRIGGERS += [
     ),
 ]
 
+GEOMETRY = {"epochs": 10, "dataset_size": 1000, "batch_size": 5, "step_per": "iter"}
+LIGHTNING = {"trainer": "lightning", "batch_size": 2, "step_per": "iter", "epochs": 3}
+
+TRIGGERS += [
+    (  # a plain loop: 200 batches, an optimizer step every 4: 50 per epoch, 500 in all
+        "schedule-vs-geometry",
+        "warning",
+        "onecycle:max_lr=0.1,total_steps=2000",
+        {**GEOMETRY, "grad_accum": 4},
+        ["total_steps=2000 is the run counted without gradient accumulation A=4", "×4", "25%"],
+        ["500 optimizer steps (50 per epoch × 10 epochs)"],
+    ),
+    (  # 2 processes: 100 batches each per epoch; counted for one process: 200
+        "schedule-vs-geometry",
+        "warning",
+        "cosine:T_max=2000",
+        {**GEOMETRY, "world_size": 2},
+        ["T_max=2000", "for one process, not 2", "1000 times", "×2"],
+        ["1000 optimizer steps"],
+    ),
+    (
+        "first-steps-at-zero",
+        "info",
+        "lambda:lr_lambda='step/10 if step < 10 else 1'",
+        {"epochs": 2, **ITER20},
+        ["the first optimizer step runs at lr 0"],
+        ["above 0"],
+    ),
+    (
+        "first-steps-at-zero",
+        "warning",
+        "lambda:lr_lambda='max(0, step - 1)/10 if step < 11 else 1'",
+        {"epochs": 2, **ITER20},
+        ["the first 2 optimizer steps run at lr 0", "update nothing"],
+        ["above 0"],
+    ),
+    (
+        "decay-unfinished",
+        "warning",
+        "cosine:T_max=130",
+        {"epochs": 100},
+        ["T_max=130 but the run is 100 epochs", "77% done", "of the peak"],
+        ["T_max=100", "130 epochs"],
+    ),
+    (
+        "frequency-skips",
+        "warning",
+        "step:step_size=1,gamma=0.9",
+        {**LIGHTNING, "dataset_size": 16, "frequency": 10},
+        ["frequency=10", "8 batches", "never steps"],
+        ["frequency 4"],
+    ),
+    (  # 12 batches, the optimizer steps at batches 1, 3, ..., 11; due at 2, 5, 8, 11
+        "frequency-skips",
+        "warning",
+        "step:step_size=1,gamma=0.9",
+        {**LIGHTNING, "dataset_size": 24, "frequency": 3, "grad_accum": 2},
+        ["frequency=3", "only 2 of the 4 due"],
+        ["frequency 6"],
+    ),
+    (
+        "epoch-scheduler-never-steps",
+        "warning",
+        "step:step_size=1",
+        {"epochs": 1, "steps_per_epoch": 10},
+        ["StepLR steps once per epoch", "one epoch of 10 steps", "never changes"],
+        ["--step-per iter"],
+    ),
+    (
+        "staircase-warmup",
+        "info",
+        "cosine:T_max=20",
+        {"epochs": 23, "steps_per_epoch": 10, "warmup": 3},
+        ["--warmup 3 steps once per epoch", "3 stairs of 10 steps"],
+        ["--warmup-step-per iter"],
+    ),
+]
+
 NON_TRIGGERS: list[tuple[str, str, dict[str, Any]]] = [
+    ("schedule-vs-geometry", "onecycle:max_lr=0.1,total_steps=500", {**GEOMETRY, "grad_accum": 4}),
+    ("schedule-vs-geometry", "cosine:T_max=1000", {**GEOMETRY, "world_size": 2}),
+    ("first-steps-at-zero", "linear:start_factor=0.01,total_iters=10", {"epochs": 20}),
+    ("decay-unfinished", "cosine:T_max=105", {"epochs": 100}),
+    ("decay-unfinished", "cosine:T_max=100", {"epochs": 100, "warmup": 5}),
+    (
+        "frequency-skips",
+        "step:step_size=1,gamma=0.9",
+        {**LIGHTNING, "dataset_size": 24, "frequency": 2, "grad_accum": 2},
+    ),
+    ("epoch-scheduler-never-steps", "step:step_size=1", {"epochs": 2, "steps_per_epoch": 10}),
+    (
+        "staircase-warmup",
+        "cosine:T_max=20",
+        {"epochs": 21, "steps_per_epoch": 10, "warmup": 30, "warmup_step_per": "iter"},
+    ),
     ("run-vs-horizon", HF_STYLE, {"epochs": 20}),
     ("run-vs-horizon", HF_STYLE, {"epochs": 5, "steps_per_epoch": 4, "step_per": "iter"}),
     ("run-vs-horizon", "tests.plugins_fixture:Stepper", {"epochs": 7}),
@@ -424,9 +518,15 @@ def test_sensible_run_is_clean(text: str, options: dict[str, Any]) -> None:
     assert found == []
 
 
+#: checks of framework-only traits (DeepSpeed's warmup_max_lr and warmup_type, the
+#: warmup kwargs of transformers, timm, mmengine, DeepSpeed): tests/frameworks/test_checks.py
+#: fires each and shows a close run that must not.
+FRAMEWORK_CHECKS = {"warmup-vs-run", "warmup-shape", "peak-overrides-lr"}
+
+
 def test_every_check_is_tested_both_ways() -> None:
-    assert {c[0] for c in TRIGGERS} == set(CHECKS)
-    assert {c[0] for c in NON_TRIGGERS} == set(CHECKS)
+    assert {c[0] for c in TRIGGERS} | FRAMEWORK_CHECKS == set(CHECKS)
+    assert {c[0] for c in NON_TRIGGERS} | FRAMEWORK_CHECKS == set(CHECKS)
 
 
 def test_checks_have_one_line_explanations() -> None:
@@ -442,6 +542,15 @@ def test_checks_have_one_line_explanations() -> None:
         "metric-shorter-than-run",
         "run-vs-horizon",
         "run-length-assumed",
+        "schedule-vs-geometry",
+        "warmup-vs-run",
+        "first-steps-at-zero",
+        "decay-unfinished",
+        "frequency-skips",
+        "warmup-shape",
+        "peak-overrides-lr",
+        "epoch-scheduler-never-steps",
+        "staircase-warmup",
     ]
     for code, text in CHECKS.items():
         assert code == code.lower() and " " not in code

@@ -181,7 +181,7 @@ def test_initial_state_keeps_what_differs_from_the_defaults():
     state = explore.initial_state(
         "lambda",
         {"lr_lambda": ["0.9**epoch", "0.8**epoch"]},
-        RunOptions(lr="0.1,0.2", steps_per_epoch=1, optimizer="adam"),
+        RunOptions(lr="0.1,0.2", optimizer="adam"),
         DisplayOptions(log=True, x="epoch"),
     )
     assert state == [

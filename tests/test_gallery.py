@@ -863,3 +863,61 @@ def test_a_cards_command_redraws_its_image_byte_for_byte(tmp_path, monkeypatch, 
     result = CliRunner().invoke(cli.app, [*shlex.split(command)[1:], "-o", "cli.png"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "cli.png").read_bytes() == (tmp_path / f"{name}.png").read_bytes()
+
+
+def test_class_path_and_dotted_torch_paths_are_schedulers(tmp_path):
+    """LightningCLI's class_path/init_args and torch's dotted paths, as configs write them."""
+    text = """\
+entries:
+  by-class-path:
+    class_path: torch.optim.lr_scheduler.CosineAnnealingLR
+    init_args: {T_max: 20}
+    epochs: 20
+  dotted:
+    scheduler: torch.optim.lr_scheduler.StepLR
+    kwargs: {step_size: 5}
+    epochs: 20
+  nested:
+    scheduler: sequential
+    kwargs:
+      schedulers:
+        - {class_path: torch.optim.lr_scheduler.LinearLR, init_args: {start_factor: 0.1}}
+        - {scheduler: torch.optim.lr_scheduler.ExponentialLR, kwargs: {gamma: 0.9}}
+      milestones: [5]
+    epochs: 20
+  both:
+    class_path: torch.optim.lr_scheduler.StepLR
+    scheduler: step
+"""
+    loaded = gallery.load_text(text, "c.yaml")
+    commands = {e.name: e.command for e in loaded.entries}
+    assert commands["by-class-path"] == "lrplot cosine --T_max 20 --epochs 20"
+    assert commands["dotted"] == "lrplot step --step_size 5 --epochs 20"
+    assert [s.scheduler for s in loaded.entries[2].specs[0].subs] == ["linear", "exponential"]
+    assert loaded.problems == [
+        "c.yaml:20:5: entry 'both': an entry has either class_path: (with init_args:) or "
+        "scheduler:, not both"
+    ]
+
+
+def test_a_config_entry_draws_a_training_config(tmp_path):
+    """config: names a training config beside the gallery file; run options override it."""
+    (tmp_path / "pl.yaml").write_text((CONFIGS / "frameworks" / "lightning_cli.yaml").read_text())
+    config = tmp_path / "g.yaml"
+    config.write_text(
+        "entries:\n"
+        "  lightning:\n"
+        "    config: pl.yaml\n"
+        "    dataset_size: 50000\n"
+        "  bad:\n"
+        "    config: pl.yaml\n"
+        "    step_per: iter\n"
+    )
+    loaded = gallery.load(config)
+    entry = loaded.entries[0]
+    assert entry.command == f"lrplot from {tmp_path}/pl.yaml --dataset-size 50000"
+    assert entry.specs[0].steps_per_epoch == 196
+    assert len(loaded.problems) == 1 and "--dataset-size" in loaded.problems[0]
+    out = tmp_path / "out"
+    done = gallery.run(config, out, jobs=1, formats="png", check=False, allow_import=False)
+    assert (out / "lightning.png").exists() and not done.ok  # the bad entry fails alone

@@ -232,7 +232,7 @@ def test_rtol_decides():
             "training log 'nope.json' does not exist",
         ),
         (["cosine", "--T_max", "5", "--log", "x", "--rtol", "0"], "--rtol must be > 0"),
-        (["train.yaml", "--log", "x"], "a training config as the plan is not read by verify yet"),
+        (["train.yaml", "--log", "x"], "train.yaml: cannot read the config"),
         (["cosin", "--log", "x"], "did you mean cosine?"),
         (["cosine", "--T_max", "5", "--log", "x", "--sweep", "T_max=5,6"], "no option --sweep"),
     ],

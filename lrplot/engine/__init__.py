@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from lrplot.engine.protocols import Protocol, TorchProtocol, protocol_for
+from lrplot.engine.protocols import Loop, Protocol, TorchProtocol, WarmupThenProtocol, protocol_for
 from lrplot.errors import ExpressionError, LrplotError, SimulationError, UsageError
 from lrplot.expr import Expression
 from lrplot.metric import metric_length, metric_name, metric_source, metric_values
@@ -71,7 +71,7 @@ def simulate(spec: ScheduleSpec | str, *, progress: Progress | None = None, **ru
         warnings.simplefilter("always")
         warnings.filterwarnings("ignore", message=_ORDER_WARNING)
         protocol = build_protocol(spec, optimizer)
-        schedule = _step(spec, optimizer, protocol, progress)
+        schedule = _cut(_step(spec, optimizer, protocol, progress), spec.n_steps)
     schedule.title = given.to_command()
     _check_finite(schedule)
     who = "torch" if spec.info.builtin else spec.traits.family
@@ -83,6 +83,30 @@ def simulate(spec: ScheduleSpec | str, *, progress: Progress | None = None, **ru
             f"{spec.info.cls} returned"
         )
     schedule.horizon = protocol.horizon(spec.steps_per_epoch)
+    schedule.samples_per_step = spec.samples_per_step
+    counted = spec.counted()
+    if counted is not None:
+        steps = f"{_count(counted.steps, 'optimizer step')} per epoch"
+        schedule.geometry = f"{steps}: {counted.text}"
+        if counted.note:
+            schedule.notes.append(counted.note)
+    if spec.fractional_epoch:
+        schedule.notes.append(
+            f"scheduler.step(epoch + i / {protocol.loop.batches}) after every optimizer step "
+            "(i: its batch in the epoch): fractional epochs"
+        )
+    if spec.frequency != 1:
+        every = "batch index + 1" if spec.step_per == "iter" else "epoch + 1"
+        schedule.notes.append(
+            f"Lightning steps the scheduler when ({every}) % {spec.frequency} == 0 "
+            "(lr_scheduler frequency)"
+        )
+    if spec.mixed_warmup:
+        start = spec.warmup_units
+        schedule.notes.append(
+            f"the --warmup LinearLR steps after each of the first {spec.warmup} optimizer "
+            f"steps; {spec.info.cls} steps after every epoch from epoch {start} on"
+        )
     schedule.events = _events(spec, schedule)
     reductions = [e.step for e in schedule.events if e.kind == "reduce"]
     if protocol.metric:
@@ -151,6 +175,28 @@ def resolve(spec: ScheduleSpec) -> ScheduleSpec:
         return resolved
     epochs = max(1, protocol.run_epochs)
     return replace(spec, epochs=epochs, length_from=RETURNED).resolved()
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _cut(schedule: Schedule, steps: int) -> Schedule:
+    """Keep the first ``steps`` rows: a run stopped by ``--train-steps`` (max_steps).
+
+    Rows are causal (row i never depends on later steps), so this is the shorter run.
+    """
+    if schedule.n <= steps and (schedule.planned_steps or 0) <= steps:
+        return schedule
+    schedule.lr = schedule.lr[:steps]
+    if schedule.momentum is not None:
+        schedule.momentum = schedule.momentum[:steps]
+    if schedule.metric is not None:
+        schedule.metric = schedule.metric[:steps]
+    if schedule.metric_given is not None and schedule.metric_given >= steps:
+        schedule.metric_given = None
+    schedule.planned_steps = min(schedule.planned_steps or steps, steps)
+    return schedule
 
 
 def _check_finite(schedule: Schedule) -> None:
@@ -290,20 +336,45 @@ def build_protocol(
         UsageError: the kwargs were rejected, or the object is no scheduler lrplot can
             step, or it drives another optimizer.
     """
+    loop = _loop(spec)
+    if spec.warmup:
+        protocol = _build_warmed(spec, optimizer, loop, extra)
+    else:
+        protocol = _build_one(spec, optimizer, loop, extra)
+    protocol.setup(loop)
+    return protocol
+
+
+def _loop(spec: ScheduleSpec) -> Loop:
+    """Return the loop around the optimizer steps: batches, accumulation, frequency."""
+    batches, step_batches = spec.loop()
+    return Loop(batches, step_batches, spec.grad_accum, spec.frequency, spec.fractional_epoch)
+
+
+def _build_warmed(
+    spec: ScheduleSpec, optimizer: Any, loop: Loop, extra: dict[str, Any] | None
+) -> Protocol:
+    """Build a scheduler with ``--warmup``: SequentialLR, or a per-iteration warmup first.
+
+    ``extra`` goes to the outermost constructor: SequentialLR, or the main scheduler of a
+    per-iteration warmup.
+    """
     from torch.optim import lr_scheduler
 
-    if not spec.warmup:
-        return _build_one(spec, optimizer, extra)
     what = f"--warmup {spec.warmup}"
-    warm = _call_torch(
-        what,
-        lr_scheduler.LinearLR,
-        optimizer,
-        start_factor=spec.warmup_start_factor,
-        end_factor=1.0,
-        total_iters=spec.warmup,
-    )
-    built = _build_one(spec, optimizer)
+
+    def warmup() -> Any:
+        return _call_torch(
+            what,
+            lr_scheduler.LinearLR,
+            optimizer,
+            start_factor=spec.warmup_start_factor,
+            end_factor=1.0,
+            total_iters=spec.warmup,
+        )
+
+    warm = None if spec.mixed_warmup else warmup()
+    built = _build_one(spec, optimizer, loop, extra if spec.mixed_warmup else None)
     if not isinstance(built, TorchProtocol) or built.metric:
         raise UsageError(
             f"--warmup wraps torch schedulers in SequentialLR; {spec.info.cls} built a "
@@ -312,6 +383,8 @@ def build_protocol(
             key="warmup",
         )
     main = built.scheduler
+    if spec.mixed_warmup:  # built after the main scheduler: it scales the lr main set
+        return WarmupThenProtocol(main, warmup(), spec.warmup)
     wrapped = _call_torch(
         what, lr_scheduler.SequentialLR, optimizer, [warm, main], [spec.warmup], **(extra or {})
     )
@@ -327,16 +400,23 @@ def scheduler_factory(spec: ScheduleSpec) -> Callable[..., Any]:
     """
     from torch.optim import lr_scheduler
 
-    if spec.warmup:
+    if spec.warmup and not spec.mixed_warmup:
         return lr_scheduler.SequentialLR  # type: ignore[no-any-return]
     info = spec.info
     return getattr(lr_scheduler, info.cls) if info.builtin else info.obj  # type: ignore[no-any-return]
 
 
-def _build_one(spec: ScheduleSpec, optimizer: Any, extra: dict[str, Any] | None = None) -> Protocol:
+def _build_one(
+    spec: ScheduleSpec, optimizer: Any, loop: Loop, extra: dict[str, Any] | None = None
+) -> Protocol:
     from torch.optim import lr_scheduler
 
     info = spec.info
+    chained: list[Protocol] | None = None
+    if info.traits.composite == "chained" and spec.subs:
+        chained = [_build_one(sub, optimizer, loop) for sub in spec.subs]
+        if not any(isinstance(b, TorchProtocol) for b in chained):
+            return _framework_list(spec, chained)
     kwargs: dict[str, Any] = {k: v for k, v in info.traits.defaults if info.kwarg(k)}
     for key, value in spec.kwargs.items():
         kw = info.kwarg(key)
@@ -344,7 +424,8 @@ def _build_one(spec: ScheduleSpec, optimizer: Any, extra: dict[str, Any] | None 
             value = [_function(fn) for fn in value]
             value = value[0] if len(value) == 1 else value
         elif kw is not None and kw.kind == "specs":
-            value = [_build_one(sub, optimizer).scheduler for sub in value]
+            subs = chained or [_build_one(sub, optimizer, loop) for sub in value]
+            value = [b.scheduler for b in subs]
             if not is_sequence_annotation(kw.annotation):
                 if len(value) != 1:
                     raise UsageError(
@@ -355,6 +436,10 @@ def _build_one(spec: ScheduleSpec, optimizer: Any, extra: dict[str, Any] | None 
     kwargs.update(extra or {})
     factory = getattr(lr_scheduler, info.cls) if info.builtin else info.obj
     who = "torch" if info.builtin else spec.scheduler
+    for key, method, _ in info.traits.builders:  # e.g. mmengine's convert_to_iter_based
+        if kwargs.pop(key, False):
+            factory = getattr(info.obj, method)
+            kwargs["epoch_length"] = loop.batches
     if info.traits.optimizer_keyword:
         made = _call_torch(info.cls, factory, kwargs["schedulers"], optimizer=optimizer)
     elif info.optimizer_arg is None:
@@ -368,6 +453,20 @@ def _build_one(spec: ScheduleSpec, optimizer: Any, extra: dict[str, Any] | None 
     if protocol.optimizer is not optimizer:
         raise UsageError(f"'{spec.scheduler}' returned a scheduler built on another optimizer")
     return protocol
+
+
+def _framework_list(spec: ScheduleSpec, built: list[Protocol]) -> Protocol:
+    """Return the protocol of a list of framework schedulers (an mmengine runner's list)."""
+    found = protocol_for([b.scheduler for b in built])
+    if found is None:
+        families = sorted({b.family for b in built})
+        raise UsageError(
+            f"{spec.scheduler}: lrplot steps a list of {' and '.join(families)} schedulers only "
+            "as an mmengine runner steps its param_scheduler list",
+            hint="chain torch schedulers, or mmengine ones",
+            key="schedulers",
+        )
+    return found
 
 
 def _function(fn: Any) -> Any:
@@ -652,7 +751,7 @@ def _loop_metric(
 
 def _events(spec: ScheduleSpec, schedule: Schedule) -> list[Event]:
     """Return the decays, restarts, phase changes and reductions worth marking."""
-    unit = spec.steps_per_epoch if schedule.step_per == "epoch" else 1
+    unit = spec.steps_per_epoch if spec.step_per == "epoch" else 1
     n_sched = schedule.n // unit
     traits = spec.traits
     # in scheduler steps after any warmup
@@ -660,10 +759,12 @@ def _events(spec: ScheduleSpec, schedule: Schedule) -> list[Event]:
     if schedule.metric is not None:
         drops = np.flatnonzero(np.any(np.diff(schedule.lr[::unit], axis=0) < 0, axis=1)) + 1
         found += [(int(k), "reduce", "reduce") for k in drops]
-    found = [(k + spec.warmup, kind, label) for k, kind, label in found]
-    if spec.warmup:
-        found.insert(0, (spec.warmup, "phase", "warmup ends"))
+    found = [(k + spec.warmup_units, kind, label) for k, kind, label in found]
     events = [Event(k * unit, kind, label) for k, kind, label in found if 0 < k * unit < schedule.n]
+    if spec.warmup:
+        end = spec.warmup if spec.mixed_warmup else spec.warmup * unit
+        if 0 < end < schedule.n:
+            events.insert(0, Event(end, "phase", "warmup ends"))
     if schedule.stopped:
         events.append(Event(schedule.n, "stop", "stopped"))
     return events

@@ -21,6 +21,13 @@ that optimizer step ``i`` uses; a protocol says what the framework does around i
 - mmengine (``_ParamScheduler``, or a runner's list of them): ``ParamSchedulerHook``.
 - DeepSpeed (``lr_schedules``): ``step()`` after every optimizer step.
 
+``Loop`` says how the loop around the optimizer runs: the batches (iterations) of an epoch
+and which of them end an accumulation window with an optimizer step. It matters where a
+framework counts batches, not optimizer steps: ignite and mmengine step iteration-based
+schedulers every iteration (A times per optimizer step under accumulation A), Lightning's
+``frequency`` counts the batch index within the epoch, and ``--fractional-epoch`` passes
+``epoch + batch / batches``.
+
 ``tests/frameworks`` compares each protocol, row by row, with the framework's own loop
 (``Trainer``, ``Engine``, ``Runner``, DeepSpeed engine, timm's train-script loop).
 
@@ -33,6 +40,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from lrplot.registry import StepPer
@@ -41,12 +49,66 @@ __all__ = [
     "PROTOCOLS",
     "DeepSpeedProtocol",
     "IgniteProtocol",
+    "Loop",
     "MMEngineProtocol",
     "Protocol",
     "TimmProtocol",
     "TorchProtocol",
+    "WarmupThenProtocol",
     "protocol_for",
 ]
+
+
+@dataclass(frozen=True)
+class Loop:
+    """The training loop around the optimizer steps of one epoch.
+
+    Attributes:
+        batches: batches (iterations) per epoch.
+        step_batches: the 0-based batch index of each optimizer step within the epoch.
+        grad_accum: batches per optimizer step (``A``).
+        frequency: Lightning's ``frequency`` (1: every time the scheduler is due).
+        fractional: ``scheduler.step(epoch + batch / batches)`` after every optimizer step.
+
+    Example:
+        >>> Loop.plain(3).step_batches
+        (0, 1, 2)
+    """
+
+    batches: int
+    step_batches: tuple[int, ...]
+    grad_accum: int = 1
+    frequency: int = 1
+    fractional: bool = False
+
+    @classmethod
+    def plain(cls, steps_per_epoch: int) -> Loop:
+        """Return the loop of one batch per optimizer step."""
+        return cls(steps_per_epoch, tuple(range(steps_per_epoch)))
+
+    @property
+    def steps(self) -> int:
+        """Return the optimizer steps per epoch."""
+        return len(self.step_batches)
+
+    def batch_of(self, i: int) -> int:
+        """Return the batch index, within its epoch, of optimizer step ``i``."""
+        return self.step_batches[i % self.steps]
+
+    def iteration_of(self, i: int) -> int:
+        """Return the 0-based iteration (batch over the whole run) of optimizer step ``i``."""
+        return (i // self.steps) * self.batches + self.batch_of(i)
+
+    def iterations_before(self, i: int) -> int:
+        """Return the iterations that ran since optimizer step ``i - 1``, step ``i``'s included.
+
+        Example:
+            >>> loop = Loop(7, (1, 3, 5), grad_accum=2)  # a loop that steps every 2 batches
+            >>> [loop.iterations_before(i) for i in range(5)]
+            [2, 2, 2, 3, 2]
+        """
+        return self.iteration_of(i) - (self.iteration_of(i - 1) if i else -1)
+
 
 #: mmengine's "no end" (``mmengine.optim.scheduler.param_scheduler.INF``).
 _MM_INF = 1_000_000_000
@@ -80,13 +142,21 @@ class Protocol:
     family: ClassVar[str] = "torch"
     #: ``module:attribute`` of the classes this protocol steps.
     bases: ClassVar[tuple[str, ...]] = ()
-    #: the engine's fast torch loops apply (``step()`` / ``step(metric)`` only).
-    fast: ClassVar[bool] = False
 
     def __init__(self, scheduler: Any, step_per: StepPer = "epoch") -> None:
         self.scheduler = scheduler
         self.step_per: StepPer = step_per
         self.run_epochs: int | None = None
+        self.loop = Loop.plain(1)
+
+    @property
+    def fast(self) -> bool:
+        """Return True when the engine's fast torch loops apply (``step()`` only)."""
+        return False
+
+    def setup(self, loop: Loop) -> None:
+        """Say how the loop around the optimizer runs (before the first step)."""
+        self.loop = loop
 
     @classmethod
     def matches(cls, obj: Any) -> bool:
@@ -148,11 +218,21 @@ class TorchProtocol(Protocol):
         "torch.optim.lr_scheduler:ReduceLROnPlateau",
         "transformers.optimization:GreedyLR",
     )
-    fast = True
     _metric_bases = (
         "torch.optim.lr_scheduler:ReduceLROnPlateau",
         "transformers.optimization:GreedyLR",
     )
+
+    @property
+    def fast(self) -> bool:
+        """Return True unless Lightning's frequency or fractional epochs apply."""
+        return self.loop.frequency == 1 and not self.loop.fractional
+
+    def setup(self, loop: Loop) -> None:
+        """Take the loop; fractional epochs step after every optimizer step."""
+        super().setup(loop)
+        if loop.fractional:
+            self.step_per = "iter"
 
     @classmethod
     def matches(cls, obj: Any) -> bool:
@@ -173,13 +253,20 @@ class TorchProtocol(Protocol):
             self.scheduler.step()
 
     def after_step(self, i: int, metric: float | None) -> None:
-        """Step per iteration."""
-        if self.step_per == "iter":
+        """Step per iteration: when (batch index + 1) % frequency == 0, as Lightning does.
+
+        With fractional epochs: ``step(epoch + batch / batches)``, as torch's docs show for
+        ``CosineAnnealingWarmRestarts``.
+        """
+        loop = self.loop
+        if loop.fractional:
+            self.scheduler.step(i // loop.steps + loop.batch_of(i) / loop.batches)
+        elif self.step_per == "iter" and (loop.batch_of(i) + 1) % loop.frequency == 0:
             self._step(metric)
 
     def after_epoch(self, epoch: int, metric: float | None) -> None:
-        """Step per epoch."""
-        if self.step_per == "epoch":
+        """Step per epoch: when (epoch + 1) % frequency == 0, as Lightning does."""
+        if self.step_per == "epoch" and (epoch + 1) % self.loop.frequency == 0:
             self._step(metric)
 
     def horizon(self, steps_per_epoch: int) -> int | None:
@@ -199,6 +286,48 @@ class TorchProtocol(Protocol):
         if not isinstance(total, int) or isinstance(total, bool):
             return None
         return total * (steps_per_epoch if self.step_per == "epoch" else 1)
+
+
+class WarmupThenProtocol(TorchProtocol):
+    """A per-iteration warmup, then a per-epoch torch scheduler (``--warmup-step-per iter``).
+
+    The canonical loop (``warmup`` is a ``LinearLR`` built after ``main`` on the same
+    optimizer, so it scales the lr ``main`` set)::
+
+        for epoch in range(epochs):
+            for batch in range(steps_per_epoch):
+                optimizer.step()                    # step i
+                if i < warmup_steps: warmup.step()
+            if epoch >= ceil(warmup_steps / steps_per_epoch): main.step()
+    """
+
+    def __init__(self, scheduler: Any, warmup: Any, warmup_steps: int) -> None:
+        super().__init__(scheduler, "epoch")
+        self.warmup, self.warmup_steps = warmup, warmup_steps
+
+    @property
+    def fast(self) -> bool:
+        """Return False: the two schedulers step at different times."""
+        return False
+
+    def after_step(self, i: int, metric: float | None) -> None:
+        """Step the warmup after each of its optimizer steps."""
+        if i < self.warmup_steps:
+            self.warmup.step()
+
+    def after_epoch(self, epoch: int, metric: float | None) -> None:
+        """Step the main scheduler after each epoch that began after the warmup."""
+        if epoch * self.loop.steps >= self.warmup_steps:
+            self._step(metric)
+
+    def state_dict(self) -> Any:
+        """Return the states of the main scheduler and the warmup."""
+        return [self.scheduler.state_dict(), self.warmup.state_dict()]
+
+    def load_state_dict(self, state: Any) -> None:
+        """Load the states returned by ``state_dict``."""
+        self.scheduler.load_state_dict(state[0])
+        self.warmup.load_state_dict(state[1])
 
 
 class TimmProtocol(Protocol):
@@ -285,9 +414,10 @@ class IgniteProtocol(Protocol):
         return found
 
     def before_step(self, i: int) -> None:
-        """Fire the handler (Events.ITERATION_STARTED)."""
+        """Fire the handler (Events.ITERATION_STARTED) for each iteration of the window."""
         if not self.metric:
-            self.scheduler(None)
+            for _ in range(self.loop.iterations_before(i)):
+                self.scheduler(None)
 
     def after_epoch(self, epoch: int, metric: float | None) -> None:
         """Fire a plateau handler as the evaluator's Events.COMPLETED would."""
@@ -302,7 +432,7 @@ class IgniteProtocol(Protocol):
     def horizon(self, steps_per_epoch: int) -> int | None:
         """Return a ``PiecewiseLinear``'s last milestone (held after it), else None."""
         if _is(self.scheduler, ("ignite.handlers.param_scheduler:PiecewiseLinear",)):
-            return int(self.scheduler.milestones[-1])
+            return -(-int(self.scheduler.milestones[-1]) // self.loop.grad_accum)
         return None
 
 
@@ -339,6 +469,14 @@ class MMEngineProtocol(Protocol):
         """Return the optimizer of the first scheduler."""
         return getattr(self.schedulers[0], "optimizer", None)
 
+    def before_step(self, i: int) -> None:
+        """ParamSchedulerHook.after_train_iter of the window's iterations before this one.
+
+        Under ``accumulative_counts`` A, the optimizer steps on the last of A iterations.
+        """
+        for _ in range(self.loop.iterations_before(i) - 1):
+            self.after_step(i, None)
+
     def after_step(self, i: int, metric: float | None) -> None:
         """ParamSchedulerHook.after_train_iter."""
         for s in self.schedulers:
@@ -356,8 +494,9 @@ class MMEngineProtocol(Protocol):
 
     def horizon(self, steps_per_epoch: int) -> int | None:
         """Return the latest ``end`` (held after it), in optimizer steps, or None."""
+        accum = self.loop.grad_accum
         ends = [
-            int(s.end) * (steps_per_epoch if s.by_epoch else 1)
+            int(s.end) * steps_per_epoch if s.by_epoch else -(-int(s.end) // accum)
             for s in self.schedulers
             if s.end < _MM_INF
         ]

@@ -26,6 +26,7 @@ from lrplot.gallery.config import (
     Path_,
     _at,
     _Compare,
+    _Config,
     _Defaults,
     _format,
     _Item,
@@ -43,7 +44,7 @@ from lrplot.gallery.config import (
 from lrplot.metric import metric_values
 from lrplot.options import RUN_KEYS, DisplayOptions
 from lrplot.pipeline import Request, display_flags, sweep_command
-from lrplot.plugins import imports_allowed, scheduler_info
+from lrplot.plugins import imports_allowed, imports_are_allowed, scheduler_info
 from lrplot.spec import (
     ScheduleSpec,
     make_spec,
@@ -140,7 +141,25 @@ def _missing(packages: list[str] | None) -> list[str]:
 def _info(scheduler: str, path: Path_) -> Any:
     """Return the registry entry of the ``scheduler:`` at ``path``."""
     with _at((*path, "scheduler")):
-        return scheduler_info(scheduler)
+        return scheduler_info(registry.canonical_name(scheduler))
+
+
+def _class_path(raw: Any, path: Path_) -> Any:
+    """Read ``class_path``/``init_args`` (LightningCLI's form) as ``scheduler``/``kwargs``."""
+    if not isinstance(raw, dict) or "class_path" not in raw:
+        return raw
+    for key in ("scheduler", "kwargs"):
+        if key in raw:
+            raise _Problem(
+                (*path, key),
+                f"an entry has either class_path: (with init_args:) or {key}:, not both",
+                at_key=True,
+            )
+    out = {k: v for k, v in raw.items() if k not in ("class_path", "init_args")}
+    out["scheduler"] = raw["class_path"]
+    if raw.get("init_args") is not None:
+        out["kwargs"] = raw["init_args"]
+    return out
 
 
 def _build(
@@ -155,6 +174,7 @@ def _build(
     ``keys`` places kwargs that are not under ``kwargs:`` (a sweep's first values).
     """
     info = _info(scheduler, path)
+    scheduler = registry.canonical_name(scheduler)
     kwargs = dict(kwargs or {})
     kpaths = {key: (*path, "kwargs", key) for key in kwargs} | dict(keys or {})
     for key, raw in kwargs.items():
@@ -184,7 +204,7 @@ def _sub(item: Any, path: Path_) -> ScheduleSpec:
     if isinstance(item, str):
         with _at(path):
             return parse_spec(item)
-    sub = _validate(_Sub, item, path)
+    sub = _validate(_Sub, _class_path(item, path), path)
     return _build(sub.scheduler, sub.kwargs, {}, path)
 
 
@@ -211,6 +231,8 @@ def _check_size(specs: list[ScheduleSpec], path: Path_) -> None:
 
 
 def _spec_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, (tuple, list)):
         return (
             _spec_value(value[0])
@@ -253,6 +275,9 @@ def _entry(name: str, raw: Any, defaults: Any, source: _Source) -> Entry:
         raise _Problem(
             path, f"an entry is a mapping (scheduler: ... or compare: ...), got {_kind(raw)}"
         )
+    raw = _class_path(raw, path)
+    if "config" in raw:
+        return _config_entry(name, raw, defaults, source, path)
     if "compare" in raw and ("scheduler" in raw or "sweep" in raw):
         other = "scheduler" if "scheduler" in raw else "sweep"
         raise _Problem(
@@ -310,6 +335,63 @@ def _entry(name: str, raw: Any, defaults: Any, source: _Source) -> Entry:
     return entry
 
 
+def _config_entry(
+    name: str, raw: dict[str, Any], defaults: Any, source: _Source, path: Path_
+) -> Entry:
+    """Build an entry from a training config file (``config:``, beside the gallery file)."""
+    from lrplot.configs import plan_from_file
+
+    for key in ("scheduler", "compare", "sweep", "kwargs"):
+        if key in raw:
+            raise _Problem(
+                (*path, key), f"an entry has either config: or {key}:, not both", at_key=True
+            )
+    data = _validate(_Config, raw, path)
+    missing = _missing(data.requires)
+    if missing:
+        raise _Skip(f"needs {', '.join(missing)}, which is not installed here")
+    file = Path(source.label).parent / data.config
+    run = {k: v for k in RUN_KEYS if k != "label" and (v := getattr(data, k, None)) is not None}
+    with _at((*path, "config")):
+        request = plan_from_file(
+            file, allow_import=imports_are_allowed(), overrides=run, kind=data.kind
+        )
+    look = {
+        k: next((v for v in (getattr(data, k), getattr(defaults, k)) if v is not None), default)
+        for k, default in LOOK_DEFAULTS.items()
+    }
+    chosen_x = data.x is None and getattr(defaults, "x", None) is None
+    shown = DisplayOptions(title=data.title, **look)  # what the command line must say
+    if chosen_x:
+        look["x"] = request.display.x  # lrplot from chooses it the same way
+    display = DisplayOptions(title=data.title or request.display.title, **look)
+    spec = request.specs[0]
+    _check_size([spec], path)
+    words = ["lrplot", "from", str(file), *(["--kind", data.kind] if data.kind else [])]
+    for key, value in run.items():
+        flag = "--" + key.replace("_", "-")
+        words += [flag] if value is True else [flag, _flag_value(value)]
+    if imports_are_allowed() and file.suffix == ".py":
+        words.append("--allow-import")
+    command = quote_words(words) + _flags(shown)
+    return Entry(
+        name,
+        "schedule",
+        [[spec]],
+        source.where(path, at_key=True),
+        command,
+        _spec_text(spec),
+        description=data.description,
+        display=display,
+    )
+
+
+def _flag_value(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    return str(value)
+
+
 def _run_keys(path: Path_, data: Any) -> dict[str, Path_]:
     """Return where each run option the entry sets sits (errors about it point there)."""
     return {k: (*path, k) for k in RUN_KEYS if getattr(data, k, None) is not None}
@@ -330,7 +412,7 @@ def _compare_entry(entry: Entry, data: _Compare, run: dict[str, Any], path: Path
                 spec = parse_spec(item, **run)
             word = item.strip()
         elif isinstance(item, dict):
-            model = _validate(_Item, item, ipath)
+            model = _validate(_Item, _class_path(item, ipath), ipath)
             spec = _build(
                 model.scheduler,
                 model.kwargs,

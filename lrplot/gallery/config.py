@@ -477,6 +477,11 @@ class _Single(_Common, _Sub):
     )
 
 
+class _Config(_Common):
+    config: str
+    kind: str | None = None
+
+
 class _Compare(_Common):
     compare: list[Any] = Field(min_length=1, max_length=12)
     layout: Literal["overlay", "grid"] | None = None

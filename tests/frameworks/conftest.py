@@ -88,3 +88,46 @@ def quiet() -> Iterator[None]:
     ):
         warnings.simplefilter("ignore")
         yield
+
+
+def free_port() -> int:
+    """Return a TCP port nobody listens on (for a process group's rendezvous)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_script(script: str, *args: str, processes: int = 1, timeout: int = 300) -> None:
+    """Run a training script in fresh processes (``processes`` > 1: torch.distributed.run)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = str(Path(__file__).with_name(script))
+    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port())}
+    if processes > 1:
+        command = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            f"--nproc_per_node={processes}",
+            f"--master_port={env['MASTER_PORT']}",
+            path,
+            *args,
+        ]
+    else:
+        env.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1")
+        command = [sys.executable, path, *args]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+
+
+def plan_rows(path: Any, **overrides: Any) -> np.ndarray:
+    """Return the lr rows lrplot plans for a training config (``lrplot from``)."""
+    from lrplot.configs import plan_from_file
+    from lrplot.engine import simulate
+
+    request = plan_from_file(path, allow_import=True, overrides=overrides)
+    return simulate(request.specs[0]).lr

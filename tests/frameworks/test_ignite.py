@@ -191,3 +191,37 @@ def test_run_length_from_cycle_size():
         f"{IG}:CosineAnnealingScheduler", {"start_value": 0.1, "end_value": 0.0, "cycle_size": 30}
     ).resolved()
     assert (spec.epochs, spec.step_per) == (30, "iter")
+
+
+def test_gradient_accumulation_fires_the_handler_every_iteration():
+    """An Engine whose update accumulates 3 batches (the loss divided, ``optimizer.step()``
+    on every 3rd batch of the epoch, as a plain loop's ``(i + 1) % 3 == 0``); the handler
+    still fires before every iteration. 7 batches per epoch, 2 epochs: the optimizer steps at
+    batches 2 and 5 of each epoch (lrplot's torch rule, --dataset-size 14 in batches of 2)."""
+    model, optimizer, rows = tiny()
+    handler = ps.CosineAnnealingScheduler(optimizer, "lr", 0.1, 0.01, 9)
+    accum = 3
+
+    def update(engine: Engine, batch: Any) -> None:
+        x = torch.randn(8, 4)
+        loss = sum(((m(x) - x.sum(1, keepdim=True)) ** 2).mean() for m in model) / accum
+        loss.backward()
+        batch_in_epoch = (engine.state.iteration - 1) % engine.state.epoch_length
+        if (batch_in_epoch + 1) % accum == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+
+    trainer = Engine(update)
+    trainer.add_event_handler(Events.ITERATION_STARTED, handler)
+    with quiet():
+        trainer.run(list(range(7)), max_epochs=2)
+    spec = lrplot.make_spec(
+        f"{IG}:CosineAnnealingScheduler",
+        {"start_value": 0.1, "end_value": 0.01, "cycle_size": 9},
+        epochs=2,
+        dataset_size=14,
+        batch_size=2,
+        grad_accum=accum,
+    )
+    assert len(rows) == 4
+    assert_rows(simulate(spec).lr, rows)

@@ -125,7 +125,15 @@ def test_kwargs_resolved_through_the_mro():
     """LRSchedulerMixin takes *args, **kwargs: the kwargs are CosineAnnealingParamScheduler's."""
     info = scheduler_info(f"{MM}:CosineAnnealingLR")
     names = [k.name for k in info.kwargs]
-    assert names == ["T_max", "eta_min", "begin", "end", "by_epoch", "eta_min_ratio"]
+    assert names == [
+        "T_max",
+        "eta_min",
+        "begin",
+        "end",
+        "by_epoch",
+        "eta_min_ratio",
+        "convert_to_iter_based",
+    ]
     assert "param_name" not in names  # the mixin passes 'lr' itself
     docs = dict(info.docs)
     assert docs["T_max"].startswith("Maximum number of iterations")

@@ -120,6 +120,7 @@ def test_deepspeed_resumes_through_state_dict_and_last_batch_iteration():
         "total_num_steps": "20",
         "warmup_num_steps": "4",
         "warmup_max_lr": "0.1",
+        "warmup_min_lr": "0.001",  # not 0: DeepSpeed's first two steps would not train
         "warmup_type": "linear",
     }
     found = _findings(name, kw, RunOptions(epochs=20), resume_at=[4, 10])
