@@ -1118,6 +1118,10 @@ def main(argv: list[str] | None = None) -> Any:
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, _on_signal)
     try:
+        if (sys.argv[1:] if argv is None else argv) == ["list"]:
+            # Nothing to parse: skip Typer's option coercion, which imports pydantic on
+            # every invocation in typer >= 0.29 (about 80 ms of a 0.2 s command).
+            return list_schedulers()
         if argv is None and any(a == "--debug" for a in sys.argv[1:]):
             return app()
         return app(args=argv)
