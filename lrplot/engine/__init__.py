@@ -565,29 +565,8 @@ def _step_torch(
         lr = np.repeat(lr, spe, axis=0)
         mom = np.broadcast_to(mom[0], lr.shape) if constant else np.repeat(mom, spe, axis=0)
         metric = np.repeat(metric, spe) if metric is not None else None
-    schedule = Schedule(
-        lr=lr,
-        steps_per_epoch=spe,
-        momentum=mom,
-        metric=metric,
-        name=spec.name,
-        title=spec.to_command(),
-        momentum_name="beta1" if beta else "momentum",
-        step_per=spec.step_per or "epoch",
-        planned_steps=total,
-        length_from=spec.length_from or "",
-    )
-    if plateau:
-        schedule.metric_name = metric_name(spec.metric)
-        source = metric_source(spec.metric, n)
-        if source:
-            schedule.notes.append(source)
-        if given is not None and given < n:
-            schedule.metric_given = given * (spe if per_epoch else 1)
-    if error is not None:
-        at = done * (spe if per_epoch else 1)
-        schedule.notes.append(f"{spec.info.cls} stopped at step {at} of {total}: {error}")
-    return schedule
+    at = done * (spe if per_epoch else 1)
+    return _schedule(spec, lr, mom, metric, spec.step_per or "epoch", total, error, at, given, n)
 
 
 def _step_framework(
@@ -627,27 +606,47 @@ def _step_framework(
         mom = np.broadcast_to(mom[0].copy(), mom.shape)
     if metric is not None:
         metric = (np.repeat(metric, spe) if per_epoch else metric)[:done]
+    return _schedule(spec, lr, mom, metric, protocol.step_per, total, error, done, given, n_sched)
+
+
+def _schedule(
+    spec: ScheduleSpec,
+    lr: np.ndarray,
+    mom: np.ndarray,
+    metric: np.ndarray | None,
+    step_per: str,
+    total: int,
+    error: Exception | None,
+    stopped_at: int,
+    given: int | None,
+    n_sched: int,
+) -> Schedule:
+    """Wrap the recorded rows as a ``Schedule`` with its metric notes and any early stop.
+
+    ``given`` is how many scheduler steps a metric given as data covers, of ``n_sched``.
+    """
+    per_epoch = step_per == "epoch"
     schedule = Schedule(
         lr=lr,
-        steps_per_epoch=spe,
+        steps_per_epoch=spec.steps_per_epoch,
         momentum=mom,
         metric=metric,
         name=spec.name,
         title=spec.to_command(),
-        momentum_name="beta1" if beta else "momentum",
-        step_per=protocol.step_per,
+        momentum_name="momentum" if spec.optimizer == "sgd" else "beta1",
+        step_per=step_per,
         planned_steps=total,
         length_from=spec.length_from or "",
     )
-    if protocol.metric:
+    if metric is not None:
         schedule.metric_name = metric_name(spec.metric)
         source = metric_source(spec.metric, n_sched)
         if source:
             schedule.notes.append(source)
         if given is not None and given < n_sched:
-            schedule.metric_given = given * (spe if per_epoch else 1)
+            schedule.metric_given = given * (spec.steps_per_epoch if per_epoch else 1)
     if error is not None:
-        schedule.notes.append(f"{spec.info.cls} stopped at step {done} of {total}: {error}")
+        schedule.notes.append(f"{spec.info.cls} stopped at step {stopped_at} of {total}: {error}")
     return schedule
 
 
