@@ -26,8 +26,8 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/lrplot cosine --T_max 150
 
 test: $(VENV)/.installed
-	$(VENV)/bin/ruff check lrplot tests benchmarks
-	$(VENV)/bin/ruff format --check lrplot tests benchmarks
+	$(VENV)/bin/ruff check lrplot tests benchmarks examples
+	$(VENV)/bin/ruff format --check lrplot tests benchmarks examples
 	$(VENV)/bin/mypy lrplot
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest

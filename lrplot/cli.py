@@ -639,6 +639,11 @@ def _config_request(path: str | Path, values: dict[str, Any]) -> Any:
         kind=values.get("kind"),
     )
     display = request.display
+    if given:  # the title is the command line: the options that changed the file's plan too
+        words = [o.flag + ("" if o.kind == "bool" else f" {_shown(values[o.name])}") for o in RUN
+                 if o.name in given]  # fmt: skip
+        head, _, kind = (display.title or "lrplot from").partition(" (")
+        display.title = f"{head} {' '.join(words)} ({kind}" if kind else f"{head} {' '.join(words)}"
     for o in DISPLAY:
         value = values.get(o.name)
         if value is not None and value != o.default and o.name != "x":
@@ -646,6 +651,13 @@ def _config_request(path: str | Path, values: dict[str, Any]) -> Any:
     if values.get("x") is not None:
         display.x = values["x"]
     return request
+
+
+def _shown(value: Any) -> str:
+    """Return an option's value as the command line writes it (lists comma-separated)."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    return str(value)
 
 
 def _verify_values(values: dict[str, Any]) -> VerifyOptions:

@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
@@ -70,6 +70,8 @@ class Request:
             numbers), shown before the summary.
         page_library: the script an ``.html`` output loads from its own directory (a
             gallery's shared ``lrplot.html.LIBRARY_FILE``); None inlines it.
+        inputs: files the request was read from besides those its specs name (a training
+            config), each with what it is: no output may replace them.
     """
 
     grid: list[list[ScheduleSpec]]
@@ -85,6 +87,7 @@ class Request:
     check: bool = False
     notes: list[str] = field(default_factory=list)
     page_library: str | None = None
+    inputs: dict[str, str] = field(default_factory=dict)
 
     @property
     def row_labels(self) -> list[str]:
@@ -157,7 +160,7 @@ def run(request: Request, *, progress: Progress | None = None, write: bool = Tru
     resolved = [[resolve(spec) for spec in row] for row in request.grid]
     total = check_steps([s for row in resolved for s in row], request.max_steps)
     outs = request.outputs if write else []
-    export.check_outputs(outs, input_files(request.specs))
+    export.check_outputs(outs, request_inputs(request))
     display = request.display
     if display.x not in X_UNITS:
         raise UsageError(f"--x must be one of {', '.join(X_UNITS)}, got {display.x!r}", key="x")
@@ -193,6 +196,11 @@ def run(request: Request, *, progress: Progress | None = None, write: bool = Tru
 
         render.save_thumbnail(result.figure, *request.thumbnail)
     return result
+
+
+def request_inputs(request: Request) -> dict[str, str]:
+    """Return every file a request reads (its specs' and its own), each with what it is."""
+    return {**input_files(request.specs), **request.inputs}
 
 
 def input_files(specs: Sequence[ScheduleSpec]) -> dict[str, str]:
@@ -372,12 +380,6 @@ def page_command(request: Request) -> str:
         'lrplot cosine --T_max 9'
     """
     return request.command or " ; ".join(s.to_command() for s in request.specs)
-
-
-@contextlib.contextmanager
-def no_progress(total: int) -> Iterator[None]:
-    """A ``Progress`` factory that shows nothing."""
-    yield None
 
 
 # --------------------------------------------------------------------------- requests

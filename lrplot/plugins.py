@@ -35,6 +35,18 @@ from lrplot.errors import UsageError, printable
 from lrplot.registry import REQUIRED, KwargInfo, SchedulerInfo
 
 _PLUGINS: dict[str, SchedulerInfo] = {}
+#: the PyPI package of each framework module lrplot supports (``ignite`` is pytorch-ignite).
+PACKAGES = {
+    "transformers": "transformers",
+    "timm": "timm",
+    "ignite": "pytorch-ignite",
+    "mmengine": "mmengine",
+    "deepspeed": "deepspeed",
+    "lightning": "lightning",
+    "pytorch_lightning": "pytorch-lightning",
+    "schedulefree": "schedulefree",
+    "pytorch_warmup": "pytorch-warmup",
+}
 _CONSENT: contextvars.ContextVar[bool] = contextvars.ContextVar("lrplot_imports", default=True)
 #: plug-ins still allowed while imports are forbidden (the one named on a command line).
 _EXCEPT: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
@@ -57,6 +69,19 @@ def imports_allowed(allowed: bool, *, except_for: Iterable[str] = ()) -> Iterato
     finally:
         _EXCEPT.reset(names)
         _CONSENT.reset(token)
+
+
+@contextlib.contextmanager
+def allowing(targets: Iterable[str]) -> Iterator[None]:
+    """Allow importing these plug-ins (ones lrplot chose itself) and keep the consent for others.
+
+    Example:
+        >>> with imports_allowed(False), allowing(["os.path:join"]):
+        ...     load_target("os.path:join").__name__
+        'join'
+    """
+    with imports_allowed(_CONSENT.get(), except_for=_EXCEPT.get() | set(targets)):
+        yield
 
 
 def imports_are_allowed() -> bool:
@@ -89,8 +114,13 @@ def load_target(target: str) -> Any:
         with contextlib.redirect_stdout(sys.stderr):
             module = importlib.import_module(module_name)
     except (Exception, SystemExit) as exc:  # any import-time failure is the module failing
+        missing = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
+        package = PACKAGES.get((missing or "").partition(".")[0])
         raise UsageError(
-            f"cannot import '{module_name}' for '{target}': {exc}", key="scheduler", value=target
+            f"cannot import '{module_name}' for '{target}': {exc}",
+            hint=f"pip install {package} (README: Frameworks)" if package else None,
+            key="scheduler",
+            value=target,
         ) from exc
     try:
         return getattr(module, attr)

@@ -892,7 +892,11 @@ def gallery_report(run: Any) -> RenderableType:
     ]
     parts += [Text.assemble(("skipped: ", "yellow"), message) for message in run.skipped]
     if run.check:
-        if not run.stale and not run.missing and not run.foreign:
+        current = not run.stale and not run.missing and not run.foreign
+        if current and (run.failures or run.problems):  # DIR as a whole cannot be current
+            if run.produced:
+                parts.append(Text(f"the {run.produced} files of the other entries match"))
+        elif current:
             parts.append(Text(f"{run.out_dir} is up to date ({run.produced} files match)", "green"))
         else:
             parts += [

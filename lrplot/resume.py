@@ -33,7 +33,7 @@ from lrplot.curves import difference, within
 from lrplot.diagnose import Diagnostic
 from lrplot.errors import UsageError
 from lrplot.options import ResumeOptions, option
-from lrplot.pipeline import Request, run
+from lrplot.pipeline import Request, request_inputs, run
 from lrplot.registry import suggest
 from lrplot.runlength import Change, with_run_length
 from lrplot.schedule import Schedule
@@ -172,10 +172,9 @@ def _shape(
             f"only step {k} differs: it runs at {_fmt(g[k])}{first} instead of {_fmt(w[k])}",
             k,
         )
-    if k == at and start:
-        warm = " (the warmup starts again)" if len(w) > 1 and w[1] > w[0] else ""
+    if k == at and start:  # not a restart (caught above): the rows after it are not the start's
         return (
-            f"the schedule goes back to its start at step {k}{warm}: it runs at {_fmt(g[k])} "
+            f"step {k} falls back to the schedule's first lr: it runs at {_fmt(g[k])} "
             f"instead of {_fmt(w[k])}{_jump(g, w, k)}, and differs {span}",
             k,
         )
@@ -246,7 +245,7 @@ def _finding(
         found.message = "the resumed run matches the uninterrupted one"
         return found
     found.status, found.first, found.message = "differs", first, message
-    restart = message.startswith(("the schedule restarts", "the schedule goes back"))
+    restart = message.startswith("the schedule restarts")
     found.cause = _cause(resumed.style, cls, runs, resumed, restart)
     found.fix = FIXES.get(resumed.style)
     return found
@@ -377,7 +376,7 @@ def check(request: Request, options: ResumeOptions, *, write: bool = True) -> Re
         )
     request = replace(request, check=True, default_out=None)
     outs = request.outputs if write else []
-    export.check_outputs(outs)
+    export.check_outputs(outs, request_inputs(request))
     result = run(request, write=False)
     spec, new_spec, changes = resume_specs(request.specs[0], options)
     runs = resume_runs(spec, points, new_spec=new_spec)

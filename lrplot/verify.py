@@ -35,6 +35,8 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from itertools import islice
+from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 import numpy as np
@@ -45,7 +47,7 @@ from lrplot.diagnose import Diagnostic
 from lrplot.errors import UsageError
 from lrplot.logs import TrainingLog, read_log
 from lrplot.options import VerifyOptions
-from lrplot.pipeline import Request, run
+from lrplot.pipeline import Request, request_inputs, run
 from lrplot.runlength import Change, scale_counts, with_run_length
 from lrplot.schedule import Schedule
 from lrplot.spec import ScheduleSpec
@@ -462,6 +464,15 @@ def _group(log: TrainingLog, plan: Schedule) -> int:
     return 0
 
 
+def _log_files(path: str | Path) -> dict[str, str]:
+    """Return the training log's files (a directory's, e.g. TensorBoard's events), as inputs."""
+    path = Path(path)
+    if not path.is_dir():
+        return {str(path): "the training log"}
+    found = islice((p for p in path.rglob("*") if p.is_file()), 1000)
+    return {str(p): "a file of the training log" for p in found}
+
+
 def verify(
     request: Request,
     options: VerifyOptions,
@@ -500,7 +511,7 @@ def verify(
         )
     request = replace(request, default_out=None)
     outs = request.outputs if write else []
-    export.check_outputs(outs)
+    export.check_outputs(outs, {**request_inputs(request), **_log_files(log.path)})
     result = run(request, write=False)
     plan = result.flat[0]
     from lrplot.engine import resolve

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import warnings
 from typing import Any
 
@@ -108,3 +110,42 @@ def _hypothesis_profiles() -> None:
 
 
 _hypothesis_profiles()
+
+
+# ------------------------------------------------------------------ the browser tests
+
+CHROMIUM = os.environ.get("LRPLOT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Return Debian's chromium driven by Playwright, or skip: fail instead in CI.
+
+    ``CI=true`` (set by ``.ci/run``, which installs both) or ``LRPLOT_BROWSER=required``
+    make a missing Playwright or chromium a failure.
+    """
+    reason = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        reason = "playwright is not installed (pip install -e '.[dev]')"
+    if reason is None and not os.path.exists(CHROMIUM):
+        reason = f"no chromium at {CHROMIUM} (apt-get install chromium)"
+    if reason is not None:
+        if os.environ.get("CI") == "true" or os.environ.get("LRPLOT_BROWSER") == "required":
+            pytest.fail(f"the browser tests must run here: {reason}")
+        pytest.skip(reason)
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import base64
 import csv
-import os
 import re
 import shlex
-import shutil
 import threading
 
 import numpy as np
@@ -21,36 +19,7 @@ from typer.testing import CliRunner
 from lrplot import cli, explore, gallery, html
 from tests.conftest import canonical
 
-CHROMIUM = os.environ.get("LRPLOT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Return a headless chromium, or skip (fail in CI) when there is none."""
-    reason = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        reason = "playwright is not installed (pip install -e '.[dev]')"
-    if reason is None and not os.path.exists(CHROMIUM):
-        reason = f"no chromium at {CHROMIUM} (apt-get install chromium)"
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the browser tests must run in CI: {reason}")
-        pytest.skip(reason)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 class Tab:

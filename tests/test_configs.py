@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -137,6 +138,19 @@ def test_from_command_prints_the_resolved_numbers(tmp_path, monkeypatch):
     assert "196 optimizer steps per epoch: per-rank samples ceil(50000/2) = 25000" in result.output
     assert "same as: lrplot cosine" in result.output
     assert (tmp_path / "lightning_cli.png").exists()
+
+
+def test_from_title_carries_the_options_that_changed_the_plan(tmp_path):
+    out = tmp_path / "l.svg"
+    args = ["from", str(EXAMPLES / "lightning_step.yaml"), "--step-per", "iter", "--dataset-size",
+            "2048", "--frequency", "3", "--drop-last", "-o", str(out)]  # fmt: skip
+    result = runner.invoke(cli.app, args)
+    assert result.exit_code == 0, result.output
+    texts = " ".join(re.findall(r"<!-- (.*?) -->", out.read_text())).replace("- -", "--")
+    assert (
+        "lrplot from lightning_step.yaml --step-per iter --dataset-size 2048 --drop-last "
+        "--frequency 3 (LightningCLI config)"
+    ) in texts
 
 
 def test_from_check_exits_1_on_warnings(tmp_path):

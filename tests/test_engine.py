@@ -211,6 +211,8 @@ def test_nan_lr_reported_with_first_bad_step():
 def test_plateau_note_counts_reductions():
     s = simulate(make_spec("plateau", {"patience": 0}, metric=[1.0], epochs=4))
     assert s.notes[-1] == "ReduceLROnPlateau reduced the lr 2 times (at steps 2, 3)"
+    s = simulate(make_spec("plateau", {"patience": 0}, metric=[1.0], epochs=3))
+    assert s.notes[-1] == "ReduceLROnPlateau reduced the lr 1 time (at step 2)"
 
 
 def test_nested_onecycle_gets_the_steps_it_really_runs():

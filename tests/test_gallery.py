@@ -599,6 +599,19 @@ def test_check_passes_when_up_to_date_and_writes_nothing(rendered, tmp_path):
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
 
 
+def test_check_with_a_failed_entry_never_says_up_to_date(rendered, tmp_path):
+    config, out = copy_of(rendered, tmp_path)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(config.read_text() + "  bad: {scheduler: step}\n")
+    code, output = render(broken, out, check=True)
+    assert code == 1, output
+    assert "is up to date" not in output and "entry 'bad'" in output
+    assert "stale:" in output  # README.md and index.html now carry the failed card
+    (tmp_path / "all.yaml").write_text("entries:\n  bad: {scheduler: step}\n")
+    code, output = render(tmp_path / "all.yaml", tmp_path / "nowhere", check=True)
+    assert code == 1 and "up to date" not in output and "match" not in output, output
+
+
 def test_check_names_a_stale_file(rendered, tmp_path):
     config, out = copy_of(rendered, tmp_path)
     with open(out / "two.png", "ab") as f:

@@ -10,7 +10,6 @@ or ``CI=true`` (set by ``.ci/run``, which installs both).
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,42 +17,7 @@ import pytest
 from lrplot import gallery
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("LRPLOT_CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 WIDTHS = (390, 1400)
-
-
-def _browser_or_skip():
-    required = os.environ.get("LRPLOT_BROWSER") == "required" or os.environ.get("CI") == "true"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if required:
-            raise
-        pytest.skip("Playwright is not installed (pip install playwright)")
-    if not shutil.which(CHROMIUM):
-        if required:
-            pytest.fail(f"no chromium at {CHROMIUM}")
-        pytest.skip(f"no chromium at {CHROMIUM}")
-    return sync_playwright
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_playwright = _browser_or_skip()
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def _inspect(browser, index: Path, width: int, shot: str) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import sys
 
 import numpy as np
 import pytest
@@ -350,3 +351,41 @@ def test_real_subclass_gets_the_torch_family_traits():
     assert sub.traits is TORCH_TRAITS["CosineAnnealingLR"]
     result = invoke("check", f"{FIXTURE}:TorchCosineSubclass", "--T_max", "20", "--epochs", "150")
     assert result.exit_code == 1 and "climbs back up" in result.output
+
+
+@pytest.mark.parametrize(
+    ("target", "package"),
+    [
+        ("ignite.handlers:CosineAnnealingScheduler", "pytorch-ignite"),
+        ("transformers.optimization:get_cosine_schedule_with_warmup", "transformers"),
+        ("deepspeed.runtime.lr_schedules:WarmupLR", "deepspeed"),
+    ],
+)
+def test_a_missing_framework_names_its_pip_package(monkeypatch, target, package):
+    monkeypatch.setitem(sys.modules, target.partition(".")[0], None)  # as if not installed
+    result = runner.invoke(cli.app, [target, "--help"])
+    assert result.exit_code == 2, result.output
+    assert f"hint: pip install {package} (README: Frameworks)" in result.output
+
+
+def test_the_readme_plugin_example_runs_from_examples(tmp_path, monkeypatch):
+    """README's own-class example: ``cd examples && lrplot my_schedules:WarmupCosine ...``."""
+    import shlex
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    lines = [
+        line.partition("&&")[2].strip()
+        for line in (root / "README.md").read_text(encoding="utf-8").splitlines()
+        if "cd examples && lrplot my_schedules:" in line
+    ]
+    assert lines
+    monkeypatch.chdir(root / "examples")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    for line in lines:
+        out = tmp_path / "wc.csv"
+        result = runner.invoke(cli.app, [*shlex.split(line)[1:], "-o", str(out)])
+        assert result.exit_code == 0 and "⚠" not in result.output, (line, result.output)
+        lr = [float(row["lr"]) for row in csv.DictReader(out.open())]
+        assert lr[0] == pytest.approx(0.1 / 5) and max(lr) == pytest.approx(0.1)
+    sys.modules.pop("my_schedules", None)

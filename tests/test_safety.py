@@ -7,6 +7,7 @@ name can take in a YAML gallery.
 
 from __future__ import annotations
 
+import json
 import sys
 import uuid
 from pathlib import Path
@@ -236,6 +237,54 @@ def test_a_plugin_name_reaching_a_worker_is_not_imported(canaries, tmp_path, mon
     assert imported(marker) == set()
     assert done.rendered == 1
     assert len(done.failures) == 1 and "--allow-import" in done.failures[0]
+
+
+#: training configs that name a scheduler lrplot would import: (file name, text with {m}).
+CONFIGS = {
+    "lightning-nested": (
+        "light.yaml",
+        "trainer: {{max_epochs: 3}}\n"
+        "optimizer: {{class_path: torch.optim.SGD, init_args: {{lr: 0.1}}}}\n"
+        "lr_scheduler:\n  class_path: torch.optim.lr_scheduler.ChainedScheduler\n"
+        "  init_args: {{schedulers: ['{m}:Halve']}}\n",
+    ),
+    "lightning-class-path": (
+        "light.yaml",
+        "trainer: {{max_epochs: 3}}\n"
+        "optimizer: {{class_path: torch.optim.SGD, init_args: {{lr: 0.1}}}}\n"
+        "lr_scheduler: {{class_path: {m}.Halve}}\n",
+    ),
+    # mmengine's registry imports `{scope}.registry` for a scoped type: refused before
+    # mmengine is needed
+    "mmengine-scoped-type": (
+        "mm.yaml",
+        "param_scheduler: [{{type: {m}.CosineAnnealingLR, T_max: 10}}]\n"
+        "train_cfg: {{by_epoch: true, max_epochs: 3}}\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("route", ["from", "gallery"])
+@pytest.mark.parametrize("case", CONFIGS)
+def test_a_training_config_imports_nothing_without_allow_import(canaries, tmp_path, case, route):
+    _, _, marker, names = canaries
+    name, text = CONFIGS[case]
+    module = names[1]  # a module on sys.path
+    config = tmp_path / name
+    config.write_text(text.format(m=module))
+    if route == "from":
+        result = invoke("from", config, "--steps-per-epoch", "2", "-o", tmp_path / "x.csv")
+    else:
+        gallery_config = tmp_path / "g.yaml"
+        gallery_config.write_text(f"entries:\n  a: {{config: {config}, steps_per_epoch: 2}}\n")
+        result = invoke("gallery", gallery_config, "--out", tmp_path / "g", "--format", "svg")
+    assert imported(marker) == set(), result.output
+    assert result.exit_code in (1, 2) and "--allow-import" in result.output, result.output
+    assert "Traceback" not in result.output
+    if case.startswith("lightning"):  # the same config with consent does import it
+        result = invoke("from", config, "--steps-per-epoch", "2", "--allow-import", "-o",
+                        tmp_path / "x.csv")  # fmt: skip
+        assert imported(marker) == {module}, result.output
 
 
 # ------------------------------------------------------------------ files lrplot may touch
@@ -685,6 +734,35 @@ def test_an_output_that_is_the_plugin_module_is_refused(tmp_path, monkeypatch):
     assert result.exit_code == 2, result.output
     assert f"is the plug-in's module ({name}:Halve)" in result.output
     assert (tmp_path / f"{name}.py").read_text() == source
+
+
+@pytest.mark.parametrize(
+    ("args", "victim", "what"),
+    [
+        (["verify", "step:step_size=1,epochs=4", "--log", "log.csv", "-o", "log.csv"],
+         "log.csv", "the training log"),
+        (["verify", "step:step_size=1,epochs=4", "--log", "hf", "-o", "hf/trainer_state.json"],
+         "hf/trainer_state.json", "the training log"),
+        (["verify", "plateau:patience=1,metric='@m.csv:val'", "--log", "log.csv", "-o", "m.csv"],
+         "m.csv", "the metric file"),
+        (["check", "plateau", "--patience", "1", "--metric", "@m.csv:val", "--resume-at", "3",
+          "-o", "m.csv"], "m.csv", "the metric file"),
+    ],
+)  # fmt: skip
+def test_verify_and_resume_outputs_that_are_inputs_are_refused(
+    tmp_path, monkeypatch, args, victim, what
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "log.csv").write_text("step,lr\n0,0.1\n1,0.01\n2,0.001\n3,0.0001\n")
+    (tmp_path / "m.csv").write_text("val\n1\n0.9\n0.95\n0.97\n")
+    (tmp_path / "hf").mkdir()
+    state = {"log_history": [{"step": s + 1, "learning_rate": 0.1 * 0.1**s} for s in range(4)]}
+    (tmp_path / "hf" / "trainer_state.json").write_text(json.dumps(state))
+    before = (tmp_path / victim).read_bytes()
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert f"it is {what} of this run" in result.output
+    assert (tmp_path / victim).read_bytes() == before
 
 
 def test_a_gallery_never_overwrites_its_own_config(tmp_path):

@@ -179,4 +179,5 @@ def plan_from_file(
         command=found.spec.to_command(),
         default_out=Path(name).stem + ".png",
         notes=found.notes,
+        inputs={str(path): "the training config"},
     )

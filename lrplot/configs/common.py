@@ -7,16 +7,14 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lrplot.errors import ConfigError, UsageError
-from lrplot.geometry import Counted
-from lrplot.plugins import imports_allowed
+from lrplot.plugins import allowing
 from lrplot.spec import FROM_CONFIG, ScheduleSpec, make_spec, run_option
 
 #: the largest config file read, in bytes.
@@ -105,13 +103,6 @@ def first_lr(value: Any) -> float:
     return float(value[0] if isinstance(value, (list, tuple)) else value)
 
 
-@contextlib.contextmanager
-def framework_target() -> Iterator[None]:
-    """Let lrplot import a framework scheduler it chose itself (not one the file names)."""
-    with imports_allowed(True):
-        yield
-
-
 def build_spec(
     scheduler: str,
     kwargs: Mapping[str, Any],
@@ -124,14 +115,17 @@ def build_spec(
 
     Args:
         lrplot_target: the scheduler is one lrplot chose (a framework's own factory), so
-            importing it needs no consent; a class the file names does.
+            importing it needs no consent; a class the file names does, and so does every
+            scheduler name inside its kwargs (a nested SPEC the file wrote). Nested specs
+            lrplot built itself were consented to when they were built.
     """
     merged = {**{k: v for k, v in run.items() if v is not None}, **overrides}
     source = merged.pop("length_from", None)
-    if lrplot_target:
-        with framework_target():
-            spec = make_spec(scheduler, dict(kwargs), **merged)
-    else:
+    chosen = [scheduler] if lrplot_target else []
+    nested = kwargs.get("schedulers")
+    if isinstance(nested, list):
+        chosen += [s.scheduler for s in nested if isinstance(s, ScheduleSpec)]
+    with allowing(chosen):
         spec = make_spec(scheduler, dict(kwargs), **merged)
     if source and not {"epochs", "train_steps"} & set(overrides):
         spec.length_from = source
@@ -142,7 +136,7 @@ def without_defaults(target: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """Return ``kwargs`` without those equal to the target's own defaults (a shorter command)."""
     from lrplot.plugins import scheduler_info
 
-    with framework_target():
+    with allowing([target]):
         info = scheduler_info(target)
     out = {}
     for key, value in kwargs.items():
@@ -159,11 +153,6 @@ def without_defaults(target: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
 def length_source(path: Path, text: str) -> str:
     """Return the ``length_from`` of a run whose length the config gave."""
     return f"{FROM_CONFIG}{path.name}: {text}"
-
-
-def counted_note(counted: Counted | None) -> list[str]:
-    """Return the line that says how the steps per epoch were counted, if they were."""
-    return [] if counted is None else [f"steps per epoch: {counted.steps} ({counted.text})"]
 
 
 def fmt(value: Any) -> str:

@@ -23,11 +23,11 @@ from lrplot.configs.common import (
     Plan,
     build_spec,
     first_lr,
-    framework_target,
     length_source,
     mapping,
 )
 from lrplot.errors import UsageError
+from lrplot.plugins import allowing, imports_are_allowed
 from lrplot.spec import ScheduleSpec, make_spec
 
 #: keys that say a mapping is an mmengine config.
@@ -64,8 +64,17 @@ def _sub(cfg: Any, i: int, epoch_loop: bool) -> ScheduleSpec:
             hint="write its begin/end in iterations with by_epoch=False",
             key="convert_to_iter_based",
         )
-    target = fw.mmengine_scheduler(entry.pop("type"))
-    with framework_target():
+    type_ = entry.pop("type")
+    scope = type_.partition(".")[0] if isinstance(type_, str) and "." in type_ else "mmengine"
+    if scope != "mmengine" and not imports_are_allowed():  # mmengine imports `{scope}.registry`
+        raise UsageError(
+            f"param_scheduler[{i}]: type {type_!r} makes mmengine import the {scope!r} package; "
+            "a config may import code only when you pass --allow-import",
+            key="type",
+            value=type_,
+        )
+    target = fw.mmengine_scheduler(type_)
+    with allowing([target]):
         return make_spec(target, entry)
 
 

@@ -114,7 +114,7 @@ def simulate(spec: ScheduleSpec | str, *, progress: Progress | None = None, **ru
         schedule.notes.append(
             f"{spec.info.cls} reduced the lr {len(reductions)} "
             + ("time" if len(reductions) == 1 else "times")
-            + (f" (at steps {where})" if reductions else "")
+            + (f" (at step{'s' * (len(reductions) > 1)} {where})" if reductions else "")
         )
     return schedule
 

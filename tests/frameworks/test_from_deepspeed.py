@@ -79,3 +79,32 @@ def test_an_auto_that_transformers_does_not_fill_is_refused(tmp_path):
     (tmp_path / "ds.json").write_text(json.dumps(ds))
     with pytest.raises(UsageError, match='cos_min_ratio is "auto"'):
         plan_from_file(tmp_path / "ds.json", overrides={"dataset_size": 80})
+
+
+def test_a_nested_scheduler_in_a_ds_config_needs_consent(tmp_path, monkeypatch):
+    """A torch scheduler DeepSpeed builds is lrplot's choice; the names inside it are not."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "ds_canary.py").write_text(
+        "from pathlib import Path\nPath('imported').write_text('yes')\n"
+        "from torch.optim.lr_scheduler import LambdaLR\n\n\n"
+        "def Halve(optimizer):\n    return LambdaLR(optimizer, lambda e: 0.5 ** e)\n"
+    )
+    config = tmp_path / "ds.json"
+    config.write_text(
+        json.dumps(
+            {
+                "train_batch_size": 8,
+                "optimizer": {"type": "SGD", "params": {"lr": 0.1}},
+                "scheduler": {
+                    "type": "ChainedScheduler",
+                    "params": {"schedulers": ["ds_canary:Halve"]},
+                },
+            }
+        )
+    )
+    with pytest.raises(UsageError, match="--allow-import"):
+        plan_from_file(config, overrides={"train_steps": 4})
+    assert not (tmp_path / "imported").exists()
+    plan_from_file(config, allow_import=True, overrides={"train_steps": 4})
+    assert (tmp_path / "imported").exists()

@@ -109,3 +109,17 @@ def test_transformers_refusals_are_one_line(tmp_path):
     config = _config(tmp_path, lr_scheduler_type="no-such-schedule", max_steps=10)
     with pytest.raises(UsageError, match="transformers rejected the TrainingArguments"):
         plan_from_file(config)
+
+
+def test_an_output_that_is_the_config_is_refused(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from lrplot import cli
+
+    monkeypatch.chdir(tmp_path)
+    config = _config(tmp_path, learning_rate=0.1, max_steps=6, lr_scheduler_type="cosine")
+    text = config.read_text()
+    result = CliRunner().invoke(cli.app, ["from", "args.json", "-o", "args.json"])
+    assert result.exit_code == 2, result.output
+    assert "it is the training config of this run" in result.output
+    assert config.read_text() == text

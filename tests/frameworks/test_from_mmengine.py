@@ -8,6 +8,7 @@ every optimizer step. lrplot reads the same file (``.py`` with ``allow_import``)
 from __future__ import annotations
 
 import logging
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -149,3 +150,27 @@ def test_an_unknown_scheduler_type_is_refused(tmp_path):
     )
     with pytest.raises(UsageError, match="NoSuchLR"):
         plan(path, overrides={"steps_per_epoch": 3})
+
+
+def test_a_scoped_type_imports_its_package_only_with_consent(tmp_path, monkeypatch):
+    """mmengine's registry imports ``{scope}.registry`` for ``type: scope.Name``."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "mm_canary").mkdir()
+    (tmp_path / "mm_canary" / "__init__.py").write_text(
+        "from pathlib import Path\nPath('imported').write_text('yes')\n"
+    )
+    config = tmp_path / "mm.yaml"
+    config.write_text(
+        "param_scheduler: [{type: mm_canary.CosineAnnealingLR, T_max: 10}]\n"
+        "train_cfg: {by_epoch: true, max_epochs: 3}\n"
+    )
+    with pytest.raises(UsageError, match="--allow-import"):
+        plan_from_file(config, overrides={"steps_per_epoch": 2})
+    assert not (tmp_path / "imported").exists()
+    try:
+        with pytest.raises(UsageError, match="PARAM_SCHEDULERS"):  # consent: mmengine looks
+            plan_from_file(config, allow_import=True, overrides={"steps_per_epoch": 2})
+    finally:
+        sys.modules.pop("mm_canary", None)
+    assert (tmp_path / "imported").exists()
