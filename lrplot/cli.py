@@ -626,6 +626,8 @@ def _config_verify_command(path: str) -> Any:
 def _config_request(path: str | Path, values: dict[str, Any]) -> Any:
     """Return the request of a training config with the command line's options on top."""
     from lrplot import configs
+    from lrplot.pipeline import run_flags
+    from lrplot.spec import quote_words
 
     given = {
         o.name: _clean(values[o.name])
@@ -639,11 +641,10 @@ def _config_request(path: str | Path, values: dict[str, Any]) -> Any:
         kind=values.get("kind"),
     )
     display = request.display
-    if given:  # the title is the command line: the options that changed the file's plan too
-        words = [o.flag + ("" if o.kind == "bool" else f" {_shown(values[o.name])}") for o in RUN
-                 if o.name in given]  # fmt: skip
+    words = run_flags(_split(values)[0])  # the options that changed the file's plan
+    if words:  # belong in the title, which is the command line
         head, _, kind = (display.title or "lrplot from").partition(" (")
-        display.title = f"{head} {' '.join(words)} ({kind}" if kind else f"{head} {' '.join(words)}"
+        display.title = " ".join([head, quote_words(words), *([f"({kind}"] if kind else [])])
     for o in DISPLAY:
         value = values.get(o.name)
         if value is not None and value != o.default and o.name != "x":
@@ -651,13 +652,6 @@ def _config_request(path: str | Path, values: dict[str, Any]) -> Any:
     if values.get("x") is not None:
         display.x = values["x"]
     return request
-
-
-def _shown(value: Any) -> str:
-    """Return an option's value as the command line writes it (lists comma-separated)."""
-    if isinstance(value, (list, tuple)):
-        return ",".join(map(str, value))
-    return str(value)
 
 
 def _verify_values(values: dict[str, Any]) -> VerifyOptions:

@@ -359,15 +359,18 @@ def run_flags(run: RunOptions) -> list[str]:
     """Return the run options that differ from their defaults, as command-line words.
 
     Example:
-        >>> run_flags(RunOptions(epochs=20, steps_per_epoch=10))
-        ['--epochs', '20', '--steps-per-epoch', '10']
+        >>> run_flags(RunOptions(epochs=20, steps_per_epoch=10, drop_last=True))
+        ['--epochs', '20', '--steps-per-epoch', '10', '--drop-last']
     """
     words: list[str] = []
     for o in RUN:
         value = getattr(run, o.name)
         if value is None or value == o.default or o.kind == "texts":
             continue
-        words += [o.flag, display_value(value)]
+        if o.kind == "bool":  # a flag takes no value
+            words.append(o.flag if value else f"--no-{o.flag[2:]}")
+        else:
+            words += [o.flag, display_value(value)]
     return words
 
 

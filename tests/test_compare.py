@@ -453,3 +453,20 @@ def test_annotate_writes_the_png(tmp_path):
     assert_clean(result)
     assert out.read_bytes()[:8] == PNG
     assert "T_max=20" in result.output
+
+
+def test_a_flag_in_the_command_line_of_a_comparison_takes_no_value(tmp_path):
+    from lrplot.options import DisplayOptions, RunOptions
+    from lrplot.pipeline import compare_request
+
+    request = compare_request(
+        ["cosine:T_max=4", "exp:gamma=0.9"],
+        None,
+        "overlay",
+        RunOptions(epochs=2, dataset_size=10, batch_size=3, drop_last=True),
+        DisplayOptions(),
+    )
+    assert request.command.endswith("--batch-size 3 --drop-last"), request.command
+    words = [*request.command.split()[1:], "-o", str(tmp_path / "c.csv")]
+    again = CliRunner().invoke(cli.app, words)
+    assert again.exit_code == 0, again.output
